@@ -1,0 +1,156 @@
+"""The house style, presenter mode, and the figures the notebooks draw again and again.
+
+    from dlcore import plot
+    plot.style()          # the house style; presenter mode if DLCORE_PRESENTER=1 is set
+    plot.presenter()      # large fonts and thick lines for a projector, in one call
+
+Colours come from the Okabe-Ito palette, which stays distinguishable under the common forms of
+colour blindness; weight images use a diverging map centred on zero.
+"""
+from __future__ import annotations
+
+import os
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+PRESENTER_ENV = "DLCORE_PRESENTER"
+# Okabe & Ito (2008): blue, orange, bluish green, vermillion, reddish purple, sky blue, yellow, black
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+DIVERGING = "RdBu_r"   # weights: blue < 0 < red, white at 0
+
+_BASE = {
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titleweight": "bold",
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "image.cmap": "viridis",
+    "legend.frameon": False,
+}
+_NORMAL = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "lines.linewidth": 2.0,
+           "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10}
+# For the back of a lecture hall: ~16 pt text at 100 dpi is ~22 px, thick lines and markers.
+_PRESENTER = {"font.size": 16, "axes.titlesize": 17, "axes.labelsize": 16, "lines.linewidth": 3.5,
+              "lines.markersize": 9, "xtick.labelsize": 14, "ytick.labelsize": 14,
+              "legend.fontsize": 14, "axes.linewidth": 1.5, "xtick.major.width": 1.5,
+              "ytick.major.width": 1.5}
+
+
+def is_presenter() -> bool:
+    """Whether presenter mode is on (set by :func:`presenter` or ``DLCORE_PRESENTER=1``)."""
+    return mpl.rcParams["font.size"] >= _PRESENTER["font.size"]
+
+
+def style(presenter: bool | None = None) -> None:
+    """Apply the house style. ``presenter=None`` reads the ``DLCORE_PRESENTER`` environment variable."""
+    if presenter is None:
+        presenter = os.environ.get(PRESENTER_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    if not isinstance(presenter, bool):
+        raise TypeError(f"presenter must be True, False or None; got {presenter!r}")
+    mpl.rcParams.update(_BASE)
+    mpl.rcParams.update(_PRESENTER if presenter else _NORMAL)
+
+
+def presenter(on: bool = True) -> None:
+    """Switch presenter mode on (large fonts, thick lines) or off. Affects figures made after it."""
+    style(presenter=on)
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, figsize=(9, 3.5), **subplot_kw):
+    """A figure outside pyplot (so the inline backend never shows a second copy) and its axes.
+
+    Returns (fig, axes) like ``plt.subplots``; the layout is constrained (nothing overlaps).
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=True, **subplot_kw)
+    return fig, axes
+
+
+def weight_image(ax, W, *, vmax: float | None = None, title: str | None = None,
+                 xlabel: str = "input", ylabel: str = "unit", colorbar: bool = True):
+    """Draw a weight matrix (rows = units, columns = inputs) with a diverging map centred on 0.
+
+    Returns the AxesImage, whose ``set_data`` a slider can call to update it in place.
+    """
+    W = _as_numpy(W)
+    if W.ndim != 2:
+        raise ValueError(f"W must be a 2-D matrix (units, inputs); got shape {W.shape}")
+    if vmax is None:
+        vmax = float(np.abs(W).max()) or 1.0
+    im = ax.imshow(W, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax)
+    return im
+
+
+def loss_curves(ax, histories: dict, *, log: bool = False, val: bool = False, xlabel: str = "step",
+                ylabel: str = "training loss"):
+    """Plot one loss curve per named History; a diverged run ends in an x and says so.
+
+    Returns {name: Line2D}. Nothing non-finite reaches the plot: a run is drawn up to the last
+    finite loss, and its legend entry reads "name (diverged at step k)".
+    """
+    if not isinstance(histories, dict):
+        raise TypeError("histories must be a dict {name: History}")
+    lines = {}
+    for name, h in histories.items():
+        steps, values = (h.val_step, h.val_loss) if val else (h.step, h.loss)
+        steps, values = np.asarray(steps), np.asarray(values, dtype=float)
+        ok = np.isfinite(values)
+        label = name if h.diverged_at is None else f"{name} (diverged at step {h.diverged_at})"
+        (line,) = ax.plot(steps[ok], values[ok], label=label)
+        if h.diverged_at is not None and ok.any():
+            ax.plot(steps[ok][-1], values[ok][-1], "x", color=line.get_color(), markersize=14, mew=3)
+        lines[name] = line
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return lines
+
+
+def layer_histograms(tensors, *, bins: int = 50, range=None, labels=None, figsize=None,
+                     xlabel: str = "activation"):
+    """One histogram per layer, side by side (the makemore / Glorot figure).
+
+    tensors: a list of arrays or tensors, one per layer. Returns (fig, axes, steps) where each
+    step artist's ``set_data`` can update a histogram in place.
+    """
+    arrays = [_as_numpy(t).ravel() for t in tensors]
+    if not arrays:
+        raise ValueError("tensors is empty: give one array per layer")
+    if range is None:
+        lo = min(float(a.min()) for a in arrays)
+        hi = max(float(a.max()) for a in arrays)
+        range = (lo, hi if hi > lo else lo + 1.0)
+    fig, axes = figure(1, len(arrays), figsize=figsize or (2.2 * len(arrays) + 1, 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    steps = []
+    for i, (ax, a) in enumerate(zip(axes, arrays)):
+        counts, edges = np.histogram(a, bins=bins, range=range, density=True)
+        steps.append(ax.stairs(counts, edges, fill=True, color=PALETTE[0], alpha=0.8))
+        ax.set_title(labels[i] if labels else f"layer {i + 1}")
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel("density")
+    return fig, axes, steps
+
+
+def _as_numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+__all__ = ["PALETTE", "DIVERGING", "style", "presenter", "is_presenter", "figure",
+           "weight_image", "loss_curves", "layer_histograms"]
