@@ -55,6 +55,8 @@ def device() -> torch.device:
         )
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{DEVICE_ENV}={wanted!r} but torch sees no CUDA GPU here; use 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{DEVICE_ENV}={wanted!r} but there are only {torch.cuda.device_count()} CUDA GPUs")
     if dev.type == "mps" and not _mps_available():
         raise ValueError(f"{DEVICE_ENV}={wanted!r} but Apple MPS is not available here; use 'cpu'")
     return dev

@@ -57,6 +57,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _calculate_fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of shape (out, in, *kernel): each times the kernel size."""
     _checks.tensor("tensor", tensor, min_dim=2)
+    if tensor.numel() == 0:
+        raise ValueError(f"tensor has a zero fan (shape {tuple(tensor.shape)}): nothing to scale by")
     receptive = tensor[0][0].numel() if tensor.dim() > 2 else 1
     return tensor.size(1) * receptive, tensor.size(0) * receptive
 
@@ -115,7 +117,8 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> torch.Tensor:
     """
     gain = _checks.number("gain", gain, low=0.0)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    bound = math.sqrt(3.0) * std   # = gain * sqrt(6 / (m + n)), computed as torch does, bit for bit
     return uniform_(tensor, -bound, bound, generator=generator)
 
 

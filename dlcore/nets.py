@@ -65,8 +65,8 @@ class MLP(nn.Sequential):
         self.activation = activation
         if init is not None:
             init_model(self, init, generator=generator, **(init_kwargs or {}))
-        elif init_kwargs:
-            raise ValueError("init_kwargs were given but init is None; name a scheme for them")
+        elif init_kwargs or generator is not None:
+            raise ValueError("init_kwargs or generator were given but init is None; name a scheme for them")
 
     @property
     def linears(self) -> list[nn.Linear]:

@@ -61,14 +61,48 @@ def presenter(on: bool = True) -> None:
     style(presenter=on)
 
 
-def figure(nrows: int = 1, ncols: int = 1, *, figsize=(9, 3.5), **subplot_kw):
+def figure(nrows: int = 1, ncols: int = 1, *, figsize=(9, 3.5), **kwargs):
     """A figure outside pyplot (so the inline backend never shows a second copy) and its axes.
 
-    Returns (fig, axes) like ``plt.subplots``; the layout is constrained (nothing overlaps).
+    Returns (fig, axes) like ``plt.subplots`` (``kwargs`` go to ``Figure.subplots``: sharex,
+    width_ratios, ...); the layout is constrained (nothing overlaps).
     """
     fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=True, **subplot_kw)
+    axes = fig.subplots(nrows, ncols, squeeze=True, **kwargs)
     return fig, axes
+
+
+def figure_rows(nrows: int, ncols: int, *, figsize=(12, 6.5), **kwargs):
+    """A figure of ``nrows`` rows, each a subfigure with its own title: one row per condition compared
+    (constant vs random init, SGD vs Adam ...). Returns (fig, titles, axes): ``titles[i]`` is row
+    i's title Text (``set_text`` it to state the row's finding), ``axes`` has shape (nrows, ncols);
+    ``kwargs`` go to each row's ``subplots`` (width_ratios, sharey, ...).
+    """
+    fig = Figure(figsize=figsize, layout="constrained")
+    rows = np.atleast_1d(fig.subfigures(nrows, 1))
+    axes = np.array([np.atleast_1d(r.subplots(1, ncols, **kwargs)) for r in rows])
+    titles = [r.suptitle(" ", fontweight="bold", fontsize=mpl.rcParams["axes.titlesize"]) for r in rows]
+    return fig, titles, axes
+
+
+def class_colormap():
+    """Light blue (class 0, p=0) through white to light orange (class 1, p=1): a background for
+    predicted probabilities that the class colours of :func:`class_scatter` stand out on."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("classes", ["#9CC7E4", "#FFFFFF", "#F5D08A"])
+
+
+def class_scatter(ax, X, y, *, size: float | None = None):
+    """Scatter 2-D points coloured by class (Okabe-Ito blue, orange, green, ...), white-edged."""
+    X, y = _as_numpy(X), _as_numpy(y).astype(int)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n, 2); got {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},); got {y.shape}")
+    size = size or (40 if is_presenter() else 22)
+    colours = np.array(PALETTE)[y % len(PALETTE)]
+    return ax.scatter(X[:, 0], X[:, 1], c=colours, s=size, edgecolors="white", linewidths=0.6, zorder=3)
 
 
 def weight_image(ax, W, *, vmax: float | None = None, title: str | None = None,
@@ -153,4 +187,5 @@ def _as_numpy(x) -> np.ndarray:
 
 
 __all__ = ["PALETTE", "DIVERGING", "style", "presenter", "is_presenter", "figure",
+           "figure_rows", "class_colormap", "class_scatter",
            "weight_image", "loss_curves", "layer_histograms"]

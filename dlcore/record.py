@@ -110,6 +110,7 @@ class Recorder:
     def _hook(self, record: LayerRecord, slot: str):
         def forward_hook(module, inputs, output):
             setattr(record, slot, output.detach())
+            setattr(record, "grad_" + slot, None)  # a new pass: the last backward's gradients are stale
             if self.grads and output.requires_grad:
                 output.register_hook(lambda g: setattr(record, "grad_" + slot, g.detach()))
         return forward_hook

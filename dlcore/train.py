@@ -99,6 +99,7 @@ def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 6
     gen = torch.Generator().manual_seed(_checks.integer("seed", seed, low=0))
     hist = History()
     order, cursor = None, n
+    was_training = model.training
     model.train()
     start = time.perf_counter()
     bar = tqdm(range(1, steps + 1), delay=1.0, disable=(progress is False), leave=False,
@@ -128,6 +129,7 @@ def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 6
             hist.val_loss.append(vl)
             hist.val_acc.append(va)
     bar.close()
+    model.train(was_training)
     hist.seconds = time.perf_counter() - start
     return hist
 

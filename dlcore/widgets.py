@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import struct
 import time
 import weakref
@@ -46,6 +47,9 @@ def slider(description: str, low: float, high: float, step: float | None = None,
     Use ``continuous_update=False`` for a slider whose update retrains something: it then fires
     once on release instead of on every pixel of a drag.
     """
+    # an IntSlider only when the caller wrote ints: slider("p", 0.0, 1.0) must stay continuous
+    ints = not log and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                           for v in (low, high, value, step) if v is not None)
     low, high = _checks.number("low", low), _checks.number("high", high)
     if not low < high:
         raise ValueError(f"slider {description!r} needs low < high; got low={low}, high={high}")
@@ -59,7 +63,6 @@ def slider(description: str, low: float, high: float, step: float | None = None,
         return W.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high),
                                 step=step or 0.1, readout_format=readout_format or ".2g", **common)
     value = low if value is None else _checks.number("value", value, low=low, high=high)
-    ints = all(float(v).is_integer() for v in (low, high, value, step if step else 1))
     if ints:
         return W.IntSlider(value=int(value), min=int(low), max=int(high), step=int(step or 1), **common)
     return W.FloatSlider(value=value, min=low, max=high, step=step or (high - low) / 100,
@@ -89,6 +92,12 @@ def png_bytes(fig: Figure) -> bytes:
     1 encode a 1300x750 figure in ~13 ms instead of ~32 ms (PIL, level 1) or ~90 ms (savefig),
     and plots (large flat areas) still compress ~20x.
     """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    if getattr(fig.canvas, "renderer", None) is None:      # never drawn: nothing to encode yet
+        fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())            # (h, w, 4) uint8, no copy
     h, w = rgba.shape[:2]
     rows = np.empty((h, 1 + 4 * w), dtype=np.uint8)
@@ -107,8 +116,9 @@ class Panel:
     update: called with every control's value by keyword. It changes artists (``set_data``,
     ``set_text``); it returns True when it also changed a static part (limits, ticks, labels).
     controls: name -> ipywidgets control, by keyword.
-    animated: the artists ``update`` changes; they are redrawn over a cached background. Leave
-    it empty to redraw the whole figure on every update.
+    animated: the artists ``update`` changes; they are redrawn over a cached background, in the
+    order given (so list an image before the points and lines that sit on it: a static artist
+    would be covered by an animated one). Leave it empty to redraw the whole figure every time.
     """
 
     def __init__(self, fig: Figure, update, *, animated=(), **controls):

@@ -89,6 +89,7 @@ def load_mnist(n_train: int = 8000, n_val: int = 1000, n_test: int = 1000, *,
             mean, std = Xtr.mean(dim=0), Xtr.std(dim=0)
             std = torch.where(std > 1e-6, std, torch.ones_like(std))
         parts = [((Xp - mean) / std, yp) for Xp, yp in parts]
+        mean, std = mean.to(device), std.to(device)
     parts = [(Xp.to(device), yp.to(device)) for Xp, yp in parts]
     return Splits(*parts, mean=mean, std=std)
 

@@ -1,0 +1,138 @@
+"""The two install paths (pip via pyproject.toml, conda via environment.yml) name the same packages;
+notebooks are stored clean; `make test` is what CI runs."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = None
+
+
+def _name(requirement: str) -> str:
+    """'torch>=2.2' -> 'torch'; 'foo[bar] ; python_version<"3.11"' -> 'foo'."""
+    return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+@pytest.fixture(scope="module")
+def pyproject():
+    if tomllib is None:
+        pytest.skip("tomllib needs Python 3.11+")
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+@pytest.fixture(scope="module")
+def env():
+    with open(ROOT / "environment.yml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _conda_names(env):
+    names = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, str):
+            names.add(_name(dep))
+    names -= {"python", "pip"}
+    return {"torch" if n == "pytorch" else n for n in names}
+
+
+@pytest.mark.parametrize("req, name", [
+    ("torch>=2.2", "torch"), ("pytest-xdist>=3.3", "pytest-xdist"), ("numpy", "numpy"),
+    ("PyYAML >= 6", "pyyaml"), ("foo[bar]>=1; python_version<'3.11'", "foo"), ("a==1.0", "a"),
+])
+def test_name_parser(req, name):
+    assert _name(req) == name
+
+
+def test_pip_and_conda_name_the_same_packages(pyproject, env):
+    project = pyproject["project"]
+    pip = {_name(r) for r in project["dependencies"]}
+    for extra in project.get("optional-dependencies", {}).values():
+        pip |= {_name(r) for r in extra}
+    assert pip == _conda_names(env)
+
+
+def test_pyproject_basics(pyproject):
+    project = pyproject["project"]
+    assert project["name"] == "dlcore"
+    assert "torch" in {_name(r) for r in project["dependencies"]}
+
+
+def test_version_matches_package(pyproject):
+    import dlcore
+
+    assert pyproject["project"]["version"] == dlcore.__version__
+
+
+def test_pyproject_ships_mnist(pyproject):
+    data = pyproject["tool"]["setuptools"]["package-data"]["dlcore.data"]
+    assert "*.npz" in data and "README.md" in data
+
+
+def test_cuda_marker_registered(pyproject):
+    markers = pyproject["tool"]["pytest"]["ini_options"]["markers"]
+    assert any(m.startswith("cuda:") for m in markers)
+
+
+def test_conda_channels(env):
+    assert env["channels"] == ["conda-forge"]
+
+
+def test_conda_installs_package_with_pip(env):
+    pip_sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert pip_sections == [["-e ."]]
+    assert "pip" in env["dependencies"]
+
+
+def test_conda_python_pinned(env):
+    assert any(isinstance(d, str) and _name(d) == "python" for d in env["dependencies"])
+
+
+# --------------------------------------------------------------------------------------- notebooks
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_name(path):
+    assert re.fullmatch(r"\d{2}_[A-Za-z0-9][\w-]*\.ipynb", path.name), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_stored_without_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"cell {i} has outputs"
+            assert cell.get("execution_count") is None, f"cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_valid(path):
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.read(path, as_version=4))
+
+
+def test_notebook_numbers_unique():
+    if not NOTEBOOKS:
+        pytest.skip("no notebooks yet")
+    numbers = [p.name[:2] for p in NOTEBOOKS]
+    assert len(numbers) == len(set(numbers))
+
+
+# ------------------------------------------------------------------------------------- make / CI
+
+def test_makefile_targets():
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("lab", "test"):
+        assert re.search(rf"^{target}:", text, re.M), f"Makefile has no '{target}' target"
+
+
+def test_ci_runs_make_test():
+    run = ROOT / ".ci" / "run"
+    assert re.search(r"^\s*make test\s*$", run.read_text(encoding="utf-8"), re.M)

@@ -1,0 +1,532 @@
+"""dlcore.plot (style, presenter mode, the recurring figures) and dlcore.widgets (sliders, Panel)."""
+import io
+import weakref
+
+import matplotlib
+
+matplotlib.use("agg")  # conftest does this too; harmless again, and before pyplot
+
+import ipywidgets as W  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.colors import is_color_like  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from dlcore import plot, widgets  # noqa: E402
+from dlcore.train import History  # noqa: E402
+from dlcore.widgets import Panel, png_bytes, slider  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _restore_rcparams():
+    with matplotlib.rc_context():
+        yield
+    plt.close("all")
+
+
+def decode(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+# ------------------------------------------------------------------------------ style / presenter
+
+def test_presenter_on():
+    plot.presenter()
+    assert matplotlib.rcParams["font.size"] >= 16
+    assert matplotlib.rcParams["lines.linewidth"] >= 3
+    assert plot.is_presenter()
+
+
+def test_presenter_off_restores_smaller():
+    plot.presenter()
+    big_font, big_line = matplotlib.rcParams["font.size"], matplotlib.rcParams["lines.linewidth"]
+    plot.presenter(False)
+    assert matplotlib.rcParams["font.size"] < big_font
+    assert matplotlib.rcParams["lines.linewidth"] < big_line
+    assert not plot.is_presenter()
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("true", True), ("YES", True), (" on ", True),
+                                       ("0", False), ("", False), ("no", False)])
+def test_style_reads_env(monkeypatch, value, on):
+    monkeypatch.setenv("DLCORE_PRESENTER", value)
+    plot.style()
+    assert plot.is_presenter() is on
+
+
+def test_style_without_env_is_normal():
+    plot.presenter()
+    plot.style()  # DLCORE_PRESENTER unset by the conftest fixture
+    assert not plot.is_presenter()
+
+
+def test_style_explicit_overrides_env(monkeypatch):
+    monkeypatch.setenv("DLCORE_PRESENTER", "1")
+    plot.style(presenter=False)
+    assert not plot.is_presenter()
+
+
+def test_style_uses_palette():
+    plot.style()
+    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] == plot.PALETTE
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, 0.0])
+def test_style_bad_presenter(bad):
+    with pytest.raises(TypeError, match="presenter"):
+        plot.style(presenter=bad)
+
+
+def test_palette():
+    assert len(plot.PALETTE) == 8
+    assert len(set(c.lower() for c in plot.PALETTE)) == 8
+    assert all(is_color_like(c) for c in plot.PALETTE)
+
+
+def test_figure_is_not_pyplot():
+    n = len(plt.get_fignums())
+    fig, axes = plot.figure(1, 2)
+    assert len(axes) == 2 and len(plt.get_fignums()) == n
+
+
+@pytest.mark.parametrize("nrows, ncols", [(1, 1), (2, 3)])
+def test_figure_rows(nrows, ncols):
+    fig, titles, axes = plot.figure_rows(nrows, ncols)
+    assert axes.shape == (nrows, ncols) and len(titles) == nrows
+    titles[0].set_text("finding")
+    assert titles[0].get_text() == "finding"
+
+
+def test_class_scatter_colours():
+    fig, ax = plot.figure()
+    X = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+    pts = plot.class_scatter(ax, X, torch.tensor([0, 1, 0]))
+    assert len(pts.get_offsets()) == 3
+    faces = [matplotlib.colors.to_hex(c) for c in pts.get_facecolors()]
+    assert faces == [plot.PALETTE[0].lower(), plot.PALETTE[1].lower(), plot.PALETTE[0].lower()]
+
+
+@pytest.mark.parametrize("X, y, match", [
+    (np.zeros((4, 3)), np.zeros(4), "X.*shape"),
+    (np.zeros(4), np.zeros(4), "X.*shape"),
+    (np.zeros((4, 2)), np.zeros(3), "y.*shape"),
+], ids=["X 3 columns", "X 1-D", "y rows"])
+def test_class_scatter_bad(X, y, match):
+    fig, ax = plot.figure()
+    with pytest.raises(ValueError, match=match):
+        plot.class_scatter(ax, X, y)
+
+
+def test_class_colormap_ends():
+    cmap = plot.class_colormap()
+    assert matplotlib.colors.to_hex(cmap(0.5)) == "#ffffff"
+    assert cmap(0.0) != cmap(1.0)
+
+
+# ------------------------------------------------------------------------------------ weight_image
+
+def test_weight_image_returns_axes_image():
+    fig, ax = plot.figure()
+    W_ = np.array([[1.0, -2.0, 0.5], [0.0, 0.25, -0.5]])
+    im = plot.weight_image(ax, W_, title="W")
+    assert isinstance(im, AxesImage)
+    assert im.get_clim() == (-2.0, 2.0)  # centred on zero
+    assert im.get_array().shape == (2, 3)
+    assert ax.get_title() == "W"
+
+
+def test_weight_image_tensor_and_vmax():
+    fig, ax = plot.figure()
+    im = plot.weight_image(ax, torch.ones(3, 4, requires_grad=True), vmax=5.0, colorbar=False)
+    assert im.get_clim() == (-5.0, 5.0)
+
+
+def test_weight_image_all_zero():
+    fig, ax = plot.figure()
+    assert plot.weight_image(ax, np.zeros((2, 2))).get_clim() == (-1.0, 1.0)
+
+
+def test_weight_image_colorbar():
+    fig, ax = plot.figure()
+    plot.weight_image(ax, np.eye(3))
+    assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("bad", [np.ones(5), np.ones((2, 2, 2))], ids=["1-D", "3-D"])
+def test_weight_image_rejects_not_2d(bad):
+    fig, ax = plot.figure()
+    with pytest.raises(ValueError, match="W.*2-D.*shape"):
+        plot.weight_image(ax, bad)
+
+
+# ------------------------------------------------------------------------------------- loss_curves
+
+def _diverged():
+    return History(step=[1, 2, 3, 4], loss=[1.0, 2.0, 50.0, float("inf")], diverged_at=4)
+
+
+def test_loss_curves_labels_diverged():
+    fig, ax = plot.figure()
+    ok = History(step=[1, 2, 3], loss=[1.0, 0.5, 0.25])
+    lines = plot.loss_curves(ax, {"lr=0.1": ok, "lr=10": _diverged()})
+    assert lines["lr=0.1"].get_label() == "lr=0.1"
+    assert lines["lr=10"].get_label() == "lr=10 (diverged at step 4)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "lr=10 (diverged at step 4)" in legend
+
+
+def test_loss_curves_plot_no_nan():
+    fig, ax = plot.figure()
+    h = History(step=[1, 2, 3], loss=[1.0, 2.0, float("nan")], diverged_at=3)
+    lines = plot.loss_curves(ax, {"run": h})
+    assert list(lines["run"].get_ydata()) == [1.0, 2.0]
+    for line in ax.get_lines():
+        assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)).all()
+        assert np.isfinite(np.asarray(line.get_xdata(), dtype=float)).all()
+
+
+def test_loss_curves_marks_divergence_with_x():
+    fig, ax = plot.figure()
+    plot.loss_curves(ax, {"run": _diverged()})
+    marks = [l for l in ax.get_lines() if l.get_marker() == "x"]
+    assert len(marks) == 1
+    assert list(marks[0].get_xdata()) == [3] and list(marks[0].get_ydata()) == [50.0]
+
+
+def test_loss_curves_val_and_log():
+    fig, ax = plot.figure()
+    h = History(step=[1, 2], loss=[1.0, 0.5], val_step=[2], val_loss=[0.7], val_acc=[0.5])
+    lines = plot.loss_curves(ax, {"a": h}, val=True, log=True)
+    assert list(lines["a"].get_ydata()) == [0.7]
+    assert ax.get_yscale() == "log"
+
+
+def test_loss_curves_not_dict():
+    fig, ax = plot.figure()
+    with pytest.raises(TypeError, match="histories"):
+        plot.loss_curves(ax, [History()])
+
+
+# -------------------------------------------------------------------------------- layer_histograms
+
+@pytest.mark.parametrize("n_layers", [1, 3])
+def test_layer_histograms_one_axes_per_layer(n_layers):
+    tensors = [torch.randn(50, 10, generator=torch.Generator().manual_seed(i)) for i in range(n_layers)]
+    fig, axes, steps = plot.layer_histograms(tensors)
+    assert len(axes) == n_layers == len(steps) == len(fig.axes)
+    assert [ax.get_title() for ax in axes] == [f"layer {i + 1}" for i in range(n_layers)]
+
+
+def test_layer_histograms_density_and_labels():
+    fig, axes, steps = plot.layer_histograms([np.zeros(10), np.ones(10)], bins=4, range=(0, 2),
+                                             labels=["a", "b"])
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    values, edges = steps[0].get_data().values, steps[0].get_data().edges
+    assert np.sum(values * np.diff(edges)) == pytest.approx(1.0)
+
+
+def test_layer_histograms_constant_input():
+    fig, axes, _ = plot.layer_histograms([np.full(5, 3.0)])
+    assert len(axes) == 1
+
+
+def test_layer_histograms_empty():
+    with pytest.raises(ValueError, match="tensors"):
+        plot.layer_histograms([])
+
+
+# ------------------------------------------------------------------------------------------ slider
+
+@pytest.mark.parametrize("args, cls", [
+    ((0, 10), W.IntSlider),
+    ((1, 100, 5, 50), W.IntSlider),
+    ((0.1, 2.0), W.FloatSlider),
+    ((0, 1, 0.1), W.FloatSlider),
+    ((0, 10, 1, 2.5), W.FloatSlider),
+])
+def test_slider_kind(args, cls):
+    s = slider("s", *args)
+    assert type(s) is cls
+    assert s.min == args[0] and s.max == args[1]
+
+
+@pytest.mark.parametrize("args", [(0.0, 1.0), (0.0, 10.0, None, 5.0), (1.0, 3.0, 1.0)])
+def test_slider_whole_floats_are_float(args):
+    assert type(slider("p", *args)) is W.FloatSlider
+
+
+def test_slider_values():
+    s = slider("scale", 0.1, 2.0, 0.1, 1.0)
+    assert (s.value, s.step, s.description) == (1.0, 0.1, "scale")
+    assert slider("n", 2, 9).value == 2  # defaults to low
+
+
+def test_slider_continuous_update():
+    assert slider("n", 0, 5, continuous_update=False).continuous_update is False
+
+
+def test_log_slider():
+    s = slider("lr", 1e-4, 1.0, log=True)
+    assert type(s) is W.FloatLogSlider
+    assert s.min == pytest.approx(-4) and s.max == pytest.approx(0)
+    assert s.value == pytest.approx(1e-2)  # geometric middle
+    assert slider("lr", 1e-4, 1.0, 0.5, 1e-3, log=True).value == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("args, kwargs, exc, match", [
+    ((1, 1), {}, ValueError, "low < high"),
+    ((2.0, 1.0), {}, ValueError, "low < high"),
+    ((0, 1), {"log": True}, ValueError, "low > 0"),
+    ((-1, 1), {"log": True}, ValueError, "low > 0"),
+    ((0, 1, 0.1, 5.0), {}, ValueError, "value"),
+    ((1e-3, 1.0, 0.1, 5.0), {"log": True}, ValueError, "value"),
+    (("0", 1), {}, TypeError, "low"),
+    ((0, None), {}, TypeError, "high"),
+], ids=["equal", "reversed", "log 0", "log negative", "value high", "log value", "low str", "high None"])
+def test_slider_bad(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        slider("s", *args, **kwargs)
+
+
+def test_dropdown():
+    d = widgets.dropdown("act", ["tanh", "relu"])
+    assert d.value == "tanh" and list(d.options) == ["tanh", "relu"]
+    assert widgets.dropdown("act", ("tanh", "relu"), "relu").value == "relu"
+
+
+@pytest.mark.parametrize("options, value, match", [([], None, "option"), (["a"], "b", "value 'b'")])
+def test_dropdown_bad(options, value, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.dropdown("d", options, value)
+
+
+# --------------------------------------------------------------------------------------- png_bytes
+
+def agg_figure(figsize):
+    fig, ax = plot.figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, ax
+
+
+def test_png_bytes_same_pixels_as_buffer():
+    fig, ax = agg_figure((3, 2))
+    ax.plot([0, 1, 2], [1, 0, 2])
+    ax.set_title("png")
+    fig.canvas.draw()
+    data = png_bytes(fig)
+    assert data.startswith(PNG_MAGIC)
+    np.testing.assert_array_equal(decode(data), np.asarray(fig.canvas.buffer_rgba()))
+
+
+def test_png_bytes_size():
+    fig, _ = agg_figure((3, 2))
+    fig.canvas.draw()
+    assert Image.open(io.BytesIO(png_bytes(fig))).size == (300, 200)
+
+
+def test_png_bytes_transparent_pixels():
+    fig, ax = agg_figure((2, 2))
+    fig.patch.set_alpha(0.0)
+    ax.patch.set_alpha(0.5)
+    fig.canvas.draw()
+    np.testing.assert_array_equal(decode(png_bytes(fig)), np.asarray(fig.canvas.buffer_rgba()))
+
+
+@pytest.mark.parametrize("agg", [False, True], ids=["plot.figure", "undrawn agg"])
+def test_png_bytes_on_fresh_figure(agg):
+    fig, ax = agg_figure((2, 2)) if agg else plot.figure(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    try:
+        data = png_bytes(fig)             # renders what it needs to ...
+    except TypeError as err:              # ... or says clearly what it needs
+        assert "fig" in str(err)
+    else:
+        assert Image.open(io.BytesIO(data)).size == (200, 200)
+
+
+# ------------------------------------------------------------------------------------------- Panel
+
+X = np.linspace(0, 2 * np.pi, 100)
+
+
+def make_panel(animated=True, **kw):
+    fig, ax = plot.figure(figsize=(4, 2.5))
+    (line,) = ax.plot(X, np.sin(X))
+    ax.set_ylim(-2.2, 2.2)
+    calls = []
+
+    def update(scale):
+        calls.append(scale)
+        line.set_ydata(scale * np.sin(X))
+
+    panel = Panel(fig, update, animated=[line] if animated else (),
+                  scale=slider("scale", 0.1, 2.0, 0.1, 1.0), **kw)
+    return panel, line, calls
+
+
+def test_panel_renders_png():
+    panel, _, calls = make_panel()
+    data = panel.image.value
+    assert data[:8] == PNG_MAGIC
+    img = Image.open(io.BytesIO(data))
+    assert img.size == panel.fig.canvas.get_width_height() == (400, 250)
+    assert calls == [1.0]  # update ran once, with the initial value
+
+
+def test_panel_widget_tree():
+    panel, _, _ = make_panel()
+    assert isinstance(panel.widget, W.VBox)
+    assert panel.image in panel.widget.children and panel.status in panel.widget.children
+    assert panel.values == {"scale": 1.0}
+
+
+def test_panel_set_calls_update_and_changes_image():
+    panel, _, calls = make_panel(animated=False)
+    before = panel.image.value
+    panel.set(scale=0.5)
+    assert calls[-1] == 0.5 and panel.values == {"scale": 0.5}
+    assert panel.image.value != before
+
+
+def test_panel_set_updates_once():
+    panel, _, calls = make_panel()
+    panel.set(scale=0.5)
+    assert calls == [1.0, 0.5]
+
+
+def test_panel_blit_changes_image():
+    panel, _, _ = make_panel()
+    before = panel.image.value
+    panel.set(scale=0.5)
+    assert panel.image.value != before
+
+
+def test_panel_blit_equals_full_redraw():
+    panel, _, _ = make_panel()
+    panel.set(scale=0.5)  # blit: cached background + the line
+    blitted = decode(panel.image.value)
+    panel.refresh(full=True)
+    np.testing.assert_array_equal(blitted, decode(panel.image.value))
+
+
+def test_panel_blit_does_not_redraw_figure(monkeypatch):
+    panel, _, _ = make_panel()
+    draws = []
+    monkeypatch.setattr(panel.fig.canvas, "draw", lambda *a, **k: draws.append(1))
+    panel.set(scale=0.5)
+    assert draws == []
+
+
+def test_panel_update_returning_true_redraws(monkeypatch):
+    fig, ax = plot.figure(figsize=(4, 2.5))
+    (line,) = ax.plot(X, np.sin(X))
+
+    def update(scale):
+        line.set_ydata(scale * np.sin(X))
+        ax.set_ylim(-scale, scale)
+        return True
+
+    panel = Panel(fig, update, animated=[line], scale=slider("scale", 0.1, 2.0, 0.1, 1.0))
+    real_draw, draws = panel.fig.canvas.draw, []
+    monkeypatch.setattr(panel.fig.canvas, "draw", lambda *a, **k: (draws.append(1), real_draw(*a, **k)))
+    before = panel.image.value
+    panel.set(scale=2.0)
+    assert draws == [1]
+    assert ax.get_ylim() == (-2.0, 2.0) and panel.image.value != before
+
+
+def test_panel_slider_change_triggers_update():
+    panel, _, calls = make_panel()
+    before = panel.image.value
+    panel.controls["scale"].value = 1.5   # what a user's drag does
+    assert calls[-1] == 1.5 and panel.image.value != before
+    assert panel.status.value == ""
+
+
+def test_panel_set_unknown_control():
+    panel, _, _ = make_panel()
+    with pytest.raises(ValueError, match=r"bogus.*scale"):
+        panel.set(bogus=1)
+
+
+def test_panel_callback_error_shown_in_status():
+    fig, ax = plot.figure(figsize=(3, 2))
+    (line,) = ax.plot([0, 1], [0, 1])
+
+    def update(scale):
+        if scale > 1.5:
+            raise RuntimeError("scale too large to draw")
+        line.set_ydata([0, scale])
+
+    panel = Panel(fig, update, animated=[line], scale=slider("scale", 0.1, 2.0, 0.1, 1.0))
+    panel.controls["scale"].value = 1.9   # must not raise
+    assert "RuntimeError" in panel.status.value and "scale too large to draw" in panel.status.value
+    panel.controls["scale"].value = 0.5
+    assert panel.status.value == ""
+
+
+def test_panel_set_error_raises():
+    fig, ax = plot.figure(figsize=(3, 2))
+
+    def update(scale):
+        if scale > 1.5:
+            raise RuntimeError("boom")
+
+    panel = Panel(fig, update, scale=slider("scale", 0.1, 2.0, 0.1, 1.0))
+    with pytest.raises(RuntimeError, match="boom"):
+        panel.set(scale=1.9)
+
+
+def test_panel_closes_pyplot_figure():
+    fig, ax = plt.subplots()
+    num = fig.number
+    Panel(fig, lambda scale: None, scale=slider("scale", 0, 5))
+    assert not plt.fignum_exists(num)
+
+
+def test_panel_several_controls():
+    fig, ax = plot.figure(figsize=(3, 2))
+    seen = []
+    panel = Panel(fig, lambda n, act: seen.append((n, act)),
+                  n=slider("n", 1, 5), act=widgets.dropdown("act", ["tanh", "relu"]))
+    panel.set(n=3, act="relu")
+    assert seen == [(1, "tanh"), (3, "relu")]
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda fig: Panel(None, lambda s: None, s=slider("s", 0, 1)), TypeError, "fig"),
+    (lambda fig: Panel(fig, "update", s=slider("s", 0, 1)), TypeError, "update"),
+    (lambda fig: Panel(fig, lambda: None), ValueError, "control"),
+    (lambda fig: Panel(fig, lambda s: None, s=3), TypeError, "control 's'"),
+], ids=["fig", "update", "no controls", "control type"])
+def test_panel_bad_args(make, exc, match):
+    fig, _ = plot.figure(figsize=(2, 2))
+    with pytest.raises(exc, match=match):
+        make(fig)
+
+
+def test_panel_benchmark():
+    fig, ax = plot.figure(figsize=(3, 2))
+    (line,) = ax.plot(X, np.sin(X))
+    panel = Panel(fig, lambda scale, n: line.set_ydata(scale * np.sin(n * X)), animated=[line],
+                  scale=slider("scale", 0.1, 2.0, 0.1, 1.0), n=slider("freq", 1, 4))
+    rows = panel.benchmark(n_values=3)
+    assert [r["control"] for r in rows] == ["scale", "freq"]
+    assert all(r["median_ms"] > 0 and r["p95_ms"] >= r["median_ms"] and r["n"] >= 2 for r in rows)
+    assert panel.values == {"scale": 1.0, "n": 1}  # settings restored
+
+
+def test_benchmark_all_includes_panel(monkeypatch):
+    # panels of earlier tests stay alive (ipywidgets keeps every open widget): start afresh
+    monkeypatch.setattr(widgets, "_PANELS", weakref.WeakSet())
+    panel, _, _ = make_panel()
+    other, _, _ = make_panel()
+    rows = widgets.benchmark_all(n_values=2)
+    assert [(r["panel"], r["control"]) for r in rows] == [(panel.serial, "scale"), (other.serial, "scale")]
+    assert all(r["median_ms"] > 0 for r in rows)
