@@ -530,3 +530,44 @@ def test_benchmark_all_includes_panel(monkeypatch):
     rows = widgets.benchmark_all(n_values=2)
     assert [(r["panel"], r["control"]) for r in rows] == [(panel.serial, "scale"), (other.serial, "scale")]
     assert all(r["median_ms"] > 0 for r in rows)
+
+
+# ------------------------------------------------------------------- partial redraws of subfigures
+def _two_row_panel():
+    fig, titles, axes = plot.figure_rows(2, 2, figsize=(6, 5))
+    lines = [[ax.plot(np.arange(10), np.arange(10) * (i + 1))[0] for ax in row] for i, row in enumerate(axes)]
+    state = {"rows": [None, None]}
+
+    def update(a, b):
+        for i, value in enumerate((a, b)):
+            if state["rows"][i] == value:
+                continue  # unchanged row: its artists are left alone, so it is not redrawn
+            state["rows"][i] = value
+            for line in lines[i]:
+                line.set_ydata(np.arange(10) * value)
+            titles[i].set_text(f"row {i}: {value}")
+
+    animated = [a for i in range(2) for a in (*lines[i], titles[i])]
+    panel = widgets.Panel(fig, update, animated=animated,
+                          a=widgets.slider("a", 1, 5, 1, 1), b=widgets.slider("b", 1, 5, 1, 2))
+    return panel
+
+
+def _pixels(panel):
+    return np.asarray(Image.open(io.BytesIO(panel.image.value))).copy()
+
+
+@pytest.mark.parametrize("change", [{"a": 3}, {"b": 4}, {"a": 2, "b": 5}])
+def test_partial_redraw_equals_full_redraw(change):
+    panel = _two_row_panel()
+    panel.set(**change)                 # redraws only the rows that changed
+    partial = _pixels(panel)
+    panel.refresh(full=True)            # everything from scratch
+    assert np.array_equal(partial, _pixels(panel))
+
+
+def test_untouched_panel_is_not_reencoded():
+    panel = _two_row_panel()
+    before = panel.image.value
+    panel.refresh()                     # nothing stale: nothing to do
+    assert panel.image.value is before
