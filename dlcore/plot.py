@@ -31,6 +31,9 @@ _BASE = {
     "savefig.dpi": 100,
     "image.cmap": "viridis",
     "legend.frameon": False,
+    # Agg renders unhinted glyphs ~40% faster (text is the dearest part of a slider's redraw),
+    # and at 100 dpi and these sizes they look the same.
+    "text.hinting": "no_hinting",
 }
 _NORMAL = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "lines.linewidth": 2.0,
            "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10}
