@@ -10,7 +10,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Test workers: two processes, one thread each (two torch threads per worker on 2 cores is ~9x slower).
 WORKERS ?= 2
 
-.PHONY: lab test test-fast bench clean
+.PHONY: lab test test-fast test-browser bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,16 @@ $(BIN)/.installed: pyproject.toml
 lab: $(BIN)/.installed
 	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
 
+# 1) the library's tests and every notebook under nbval, in parallel; 2) the notebooks in
+# JupyterLab in a headless Chromium, alone (they time what a student feels). 2) is skipped, with
+# the reason, where no Chromium is found; DLCORE_BROWSER_TESTS=required makes that a failure.
 test: $(BIN)/.installed
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -m "not browser" \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=300 tests notebooks
+	$(MAKE) --no-print-directory test-browser
+
+test-browser: $(BIN)/.installed
+	$(BIN)/python -m pytest -m browser tests
 
 # Only the library's unit tests (no notebooks): the quick loop while editing dlcore.
 test-fast: $(BIN)/.installed

@@ -12,3 +12,24 @@ def _clean_env(monkeypatch):
     monkeypatch.delenv("DLCORE_DEVICE", raising=False)
     monkeypatch.delenv("DLCORE_PRESENTER", raising=False)
 
+
+
+_SESSION_START = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After a run with browser tests: what a student waits for, per notebook and slider."""
+    import json
+    from pathlib import Path
+
+    reports = sorted(Path(__file__).resolve().parents[1].glob("build/browser/*.json"))
+    rows = [json.loads(p.read_text()) for p in reports]
+    rows = [r for r in rows if r.get("time", 0) >= _SESSION_START]
+    if not rows:
+        return
+    tr = terminalreporter
+    tr.section("notebooks in JupyterLab + Chromium (screenshots in build/browser/)")
+    for r in rows:
+        tr.write_line(f"{r['notebook']}: run all {r['run_all_s']:.1f} s")
+        for label, ms in r["slider_ms"].items():
+            tr.write_line(f"    slider {label!r}: key press to new figure painted {ms:.0f} ms")

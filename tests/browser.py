@@ -1,0 +1,201 @@
+"""JupyterLab in a real (headless) Chromium, driven by Playwright: the harness for test_browser.py.
+
+Kept apart from the test so the steps read in order there: start a server on a copy of the
+notebooks (JupyterLab autosaves, and the repository's notebooks must stay output-free), open a
+notebook in a fresh workspace, run all cells, read errors from the notebook model, move sliders.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+CHROMIUM_ENV = "DLCORE_CHROMIUM"           # path to a Chromium/Chrome binary, if not on PATH
+REQUIRED_ENV = "DLCORE_BROWSER_TESTS"      # "required": a missing browser fails instead of skipping
+INSTALL_HINT = "install it with `sudo apt-get install chromium` (Debian/Ubuntu) or set DLCORE_CHROMIUM"
+
+# Settings for a test server: every cell rendered (no virtual scrolling, so all outputs exist in
+# the DOM and the screenshot shows the whole notebook), no news pop-up over the figures.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
+
+
+def find_chromium() -> str | None:
+    """A Chromium binary: $DLCORE_CHROMIUM, else chromium / chromium-browser / google-chrome on PATH."""
+    if os.environ.get(CHROMIUM_ENV):
+        return os.environ[CHROMIUM_ENV]
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab(notebooks: list[Path]):
+    """A JupyterLab server from this environment on 127.0.0.1, a free port and a fresh token,
+    serving copies of ``notebooks``; yields (base_url, token). Always shut down, kernels too."""
+    root = Path(tempfile.mkdtemp(prefix="dlcore-lab-"))
+    served = root / "notebooks"
+    served.mkdir()
+    for nb in notebooks:
+        shutil.copy(nb, served / nb.name)
+    for name, value in LAB_SETTINGS.items():
+        path = root / "settings" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+    port, token = _free_port(), secrets.token_hex(24)
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
+    env.pop("MPLBACKEND", None)  # the kernel must pick the inline backend, as for a student
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
+           "--LabApp.expose_app_in_browser=True"]   # window.jupyterapp: run commands, read models
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start:\n{(root / 'lab.log').read_text()[-3000:]}")
+                time.sleep(0.3)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def launch_args() -> list[str]:
+    args = ["--disable-background-networking", "--disable-component-update", "--no-first-run",
+            "--disable-gpu", "--disable-dev-shm-usage"]   # CI has no network and a small /dev/shm
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")                        # Chromium refuses to sandbox as root
+    return args
+
+
+CURRENT = "window.jupyterapp.shell.currentWidget"
+
+JS_KERNEL_IDLE = f"""() => {{
+    const w = window.jupyterapp && {CURRENT};
+    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!k && k.status === 'idle';
+}}"""
+
+# Done when the kernel is idle and no cell waits ([*]) and either every code cell has run or one
+# failed (JupyterLab stops a run-all at the first error).
+JS_RUN_FINISHED = f"""() => {{
+    const w = {CURRENT};
+    const k = w.sessionContext.session && w.sessionContext.session.kernel;
+    if (!k || k.status !== 'idle') return false;
+    const cells = [...w.content.model.cells].filter(c => c.type === 'code');
+    const failed = cells.some(c => c.outputs.toJSON().some(o => o.output_type === 'error'));
+    const prompts = [...w.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+    if (prompts.some(p => p.includes('*'))) return false;
+    return failed || cells.every(c => c.executionCount !== null);
+}}"""
+
+JS_ERRORS = f"""() => [...{CURRENT}.content.model.cells].flatMap((c, i) =>
+    c.type !== 'code' ? [] : c.outputs.toJSON().filter(o => o.output_type === 'error')
+        .map(o => `cell ${{i}}: ${{o.ename}}: ${{o.evalue}}`))"""
+
+# What a widget that failed shows in place of itself (ipywidgets 7 and 8, JupyterLab 3 and 4).
+WIDGET_FAILURES = ("Error displaying widget", "model not found", "Failed to load model class",
+                   "Could not create a view", "Click to show javascript error", "Loading widget...")
+WIDGET_FAILURE_SELECTOR = ".jupyter-widgets-error-widget, .jupyter-widget-error"
+
+
+def open_notebook(page, base: str, token: str, name: str) -> None:
+    """Open ``name`` in its own workspace (so restored tabs don't interfere) and wait for its kernel."""
+    page.goto(f"{base}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}?reset&token={token}")
+    page.wait_for_function(JS_KERNEL_IDLE, timeout=120_000)
+
+
+def run_all(page, timeout_s: float) -> float:
+    """Run every cell through JupyterLab's own command; return the seconds it took."""
+    start = time.perf_counter()
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_timeout(500)  # let the first cell enter the queue before polling for idle
+    page.wait_for_function(JS_RUN_FINISHED, timeout=timeout_s * 1000, polling=250)
+    return time.perf_counter() - start
+
+
+def sliders_with_figures(page) -> list[tuple]:
+    """(slider handle, figure image) pairs: each slider of a Panel and the image in the same box."""
+    pairs = []
+    for slider in page.query_selector_all(".jp-OutputArea .widget-slider"):
+        box = slider.evaluate_handle("s => s.closest('.widget-vbox')")
+        img = box.as_element().query_selector("img") if box.as_element() else None
+        handle = slider.query_selector(".noUi-handle")
+        if img and handle:
+            pairs.append((slider, handle, img))
+    return pairs
+
+
+# Marks when the key went down and when the figure's new image was decoded and painted.
+JS_ARM = """([handle, img]) => {
+    window.__dlcore = {key: null, painted: null, src: img.src};
+    handle.addEventListener('keydown', () => { window.__dlcore.key = performance.now(); }, {once: true, capture: true});
+    const obs = new MutationObserver(async () => {
+        if (img.src === window.__dlcore.src) return;
+        obs.disconnect();
+        try { await img.decode(); } catch (e) {}
+        requestAnimationFrame(() => requestAnimationFrame(() => { window.__dlcore.painted = performance.now(); }));
+    });
+    obs.observe(img, {attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def move_slider(page, handle, img, timeout_s: float) -> float:
+    """Press an arrow key on ``handle`` (Right, or Left at the maximum); wait until ``img`` shows a
+    new picture; return the milliseconds from the key press to the new picture being painted."""
+    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    page.evaluate(JS_ARM, [handle, img])
+    handle.focus()
+    handle.press("ArrowLeft" if at_max else "ArrowRight")
+    page.wait_for_function("() => window.__dlcore.painted !== null", timeout=timeout_s * 1000, polling="raf")
+    return page.evaluate("() => window.__dlcore.painted - window.__dlcore.key")
+
+
+def full_screenshot(page, path: Path) -> None:
+    """The whole executed notebook in one image: hide the side bar, grow the viewport to fit."""
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    # the notebook scrolls inside its own box: measure what is inside it, not the box
+    height = page.evaluate(f"""() => Math.max(...[{CURRENT}.content.node,
+        ...{CURRENT}.content.node.querySelectorAll('.jp-WindowedPanel-outer, .jp-WindowedPanel-inner')]
+        .map(e => e.scrollHeight))""")
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": min(int(height) + 200, 16000)})
+    page.evaluate(f"""() => [{CURRENT}.content.node,
+        ...{CURRENT}.content.node.querySelectorAll('.jp-WindowedPanel-outer')].forEach(e => e.scrollTop = 0)""")
+    page.wait_for_timeout(300)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)

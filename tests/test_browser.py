@@ -1,0 +1,104 @@
+"""The notebooks where students use them: JupyterLab in a real Chromium, Run All, move every slider.
+
+nbval proves every cell executes; this proves a student *sees* it: no error output, no widget
+that failed to display, and a figure that changes when its slider moves. It also measures, per
+slider, the time from the key press to the new figure being painted, and saves a screenshot of
+each executed notebook under build/browser/.
+
+Skipped (with the reason) where no Chromium or no playwright package is found; with
+DLCORE_BROWSER_TESTS=required (as .ci/run sets it) that is a failure instead. Run only these with
+`make test-browser`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import browser
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+REPORTS = ROOT / "build" / "browser"
+# A slider's figure must change within this many seconds of the key press. The budget for the
+# kernel's work is 0.1 s; the rest is the round trip through the server and the browser, on a
+# 2-core machine that is also running Chromium, JupyterLab and the kernel.
+SLIDER_BOUND_S = 2.0
+RUN_ALL_TIMEOUT_S = 300
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    path = browser.find_chromium()
+    missing = ("no Chromium found" if path is None
+               else None if importlib.util.find_spec("playwright") else "the playwright package is missing")
+    if missing:
+        message = f"skipped: {missing} ({browser.INSTALL_HINT})"
+        if os.environ.get(browser.REQUIRED_ENV) == "required":
+            pytest.fail(f"{browser.REQUIRED_ENV}=required but {message}")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(chromium_path):
+    with browser.jupyterlab(NOTEBOOKS) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chromium(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=browser.launch_args())
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_in_browser(notebook, lab, chromium):
+    base, token = lab
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        browser.open_notebook(page, base, token, notebook.name)
+        run_s = browser.run_all(page, RUN_ALL_TIMEOUT_S)
+
+        errors = page.evaluate(browser.JS_ERRORS)
+        assert not errors, f"{notebook.name}: cells failed in JupyterLab: {errors}"
+
+        sliders = page.query_selector_all(".jp-OutputArea .widget-slider")
+        pairs = browser.sliders_with_figures(page)
+        assert len(pairs) == len(sliders), (
+            f"{notebook.name}: {len(sliders)} sliders but only {len(pairs)} sit beside a figure")
+
+        latencies = {}
+        for slider, handle, img in pairs:
+            label = slider.query_selector(".widget-label").inner_text().strip()
+            before = img.screenshot()
+            try:
+                latencies[label] = browser.move_slider(page, handle, img, SLIDER_BOUND_S)
+            except Exception as err:  # playwright's TimeoutError
+                pytest.fail(f"{notebook.name}: moving slider {label!r} did not change its figure "
+                            f"within {SLIDER_BOUND_S} s ({type(err).__name__})")
+            assert img.screenshot() != before, f"{notebook.name}: slider {label!r}: figure looks the same"
+
+        text = page.inner_text(".jp-NotebookPanel")
+        shown = [f for f in browser.WIDGET_FAILURES if f in text]
+        shown += [f"{n} error widget(s)" for n in [len(page.query_selector_all(browser.WIDGET_FAILURE_SELECTOR))] if n]
+        assert not shown, f"{notebook.name}: widgets failed to display: {shown}"
+        assert not page.evaluate(browser.JS_ERRORS), f"{notebook.name}: a slider's update raised"
+
+        browser.full_screenshot(page, REPORTS / f"{notebook.stem}.png")
+        (REPORTS / f"{notebook.stem}.json").write_text(json.dumps(
+            {"notebook": notebook.name, "run_all_s": run_s, "slider_ms": latencies, "time": time.time()}))
+    finally:
+        page.close()
