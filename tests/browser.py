@@ -35,7 +35,8 @@ LAB_SETTINGS = {
 def find_chromium() -> str | None:
     """A Chromium binary: $DLCORE_CHROMIUM, else chromium / chromium-browser / google-chrome on PATH."""
     if os.environ.get(CHROMIUM_ENV):
-        return os.environ[CHROMIUM_ENV]
+        path = os.environ[CHROMIUM_ENV]
+        return path if os.access(path, os.X_OK) else None
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         if path := shutil.which(name):
             return path
