@@ -75,17 +75,21 @@ def figure(nrows: int = 1, ncols: int = 1, *, figsize=(9, 3.5), **kwargs):
     return fig, axes
 
 
-def figure_rows(nrows: int, ncols: int, *, figsize=(12, 6.5), **kwargs):
+def figure_rows(nrows: int, ncols, *, figsize=(12, 6.5), **kwargs):
     """A figure of ``nrows`` rows, each a subfigure with its own title: one row per condition compared
-    (constant vs random init, SGD vs Adam ...). Returns (fig, titles, axes): ``titles[i]`` is row
-    i's title Text (``set_text`` it to state the row's finding), ``axes`` has shape (nrows, ncols);
-    ``kwargs`` go to each row's ``subplots`` (width_ratios, sharey, ...).
+    (constant vs random init, SGD vs Adam ...) or per kind of plot. Returns (fig, titles, axes):
+    ``titles[i]`` is row i's title Text (``set_text`` it to state the row's finding). ``ncols`` is
+    one number (``axes`` is then an array of shape (nrows, ncols)) or one per row (``axes`` is then
+    a list of 1-D arrays); ``kwargs`` go to each row's ``subplots`` (width_ratios, sharey, ...).
     """
+    counts = [ncols] * nrows if isinstance(ncols, int) else list(ncols)
+    if len(counts) != nrows:
+        raise ValueError(f"ncols must be one number or {nrows} numbers (one per row); got {ncols!r}")
     fig = Figure(figsize=figsize, layout="constrained")
     rows = np.atleast_1d(fig.subfigures(nrows, 1))
-    axes = np.array([np.atleast_1d(r.subplots(1, ncols, **kwargs)) for r in rows])
+    axes = [np.atleast_1d(r.subplots(1, n, **kwargs)) for r, n in zip(rows, counts)]
     titles = [r.suptitle(" ", fontweight="bold", fontsize=mpl.rcParams["axes.titlesize"]) for r in rows]
-    return fig, titles, axes
+    return fig, titles, (np.array(axes) if isinstance(ncols, int) else axes)
 
 
 def class_colormap():
@@ -131,11 +135,12 @@ def weight_image(ax, W, *, vmax: float | None = None, title: str | None = None,
 
 
 def loss_curves(ax, histories: dict, *, log: bool = False, val: bool = False, xlabel: str = "step",
-                ylabel: str = "training loss"):
+                ylabel: str = "training loss", colors: dict | None = None):
     """Plot one loss curve per named History; a diverged run ends in an x and says so.
 
     Returns {name: Line2D}. Nothing non-finite reaches the plot: a run is drawn up to the last
-    finite loss, and its legend entry reads "name (diverged at step k)".
+    finite loss, and its legend entry reads "name (diverged at step k)". ``colors`` maps names to
+    colours, so the same method keeps its colour across several axes.
     """
     if not isinstance(histories, dict):
         raise TypeError("histories must be a dict {name: History}")
@@ -145,7 +150,8 @@ def loss_curves(ax, histories: dict, *, log: bool = False, val: bool = False, xl
         steps, values = np.asarray(steps), np.asarray(values, dtype=float)
         ok = np.isfinite(values)
         label = name if h.diverged_at is None else f"{name} (diverged at step {h.diverged_at})"
-        (line,) = ax.plot(steps[ok], values[ok], label=label)
+        style = {"color": colors[name]} if colors and name in colors else {}
+        (line,) = ax.plot(steps[ok], values[ok], label=label, **style)
         if h.diverged_at is not None and ok.any():
             ax.plot(steps[ok][-1], values[ok][-1], "x", color=line.get_color(), markersize=14, mew=3)
         lines[name] = line

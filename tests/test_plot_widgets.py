@@ -571,3 +571,20 @@ def test_untouched_panel_is_not_reencoded():
     before = panel.image.value
     panel.refresh()                     # nothing stale: nothing to do
     assert panel.image.value is before
+
+
+def test_figure_rows_with_a_column_count_per_row():
+    fig, titles, axes = plot.figure_rows(2, [4, 2])
+    assert [len(row) for row in axes] == [4, 2] and len(titles) == 2
+    with pytest.raises(ValueError, match="ncols"):
+        plot.figure_rows(2, [3])
+
+
+def test_loss_curves_keep_a_colour_per_name():
+    from dlcore.train import History
+
+    h = History(step=[1, 2], loss=[1.0, 0.5])
+    fig, axes = plot.figure(1, 2)
+    a = plot.loss_curves(axes[0], {"x": h, "y": h}, colors={"y": "#123456"})
+    b = plot.loss_curves(axes[1], {"y": h}, colors={"y": "#123456"})
+    assert a["y"].get_color() == b["y"].get_color() == "#123456"
