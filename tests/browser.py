@@ -149,22 +149,28 @@ def run_all(page, timeout_s: float) -> float:
     return time.perf_counter() - start
 
 
-def sliders_with_figures(page) -> list[tuple]:
-    """(slider handle, figure image) pairs: each slider of a Panel and the image in the same box."""
-    pairs = []
-    for slider in page.query_selector_all(".jp-OutputArea .widget-slider"):
-        box = slider.evaluate_handle("s => s.closest('.widget-vbox')")
-        img = box.as_element().query_selector("img") if box.as_element() else None
-        handle = slider.query_selector(".noUi-handle")
-        if img and handle:
-            pairs.append((slider, handle, img))
-    return pairs
+def controls_with_figures(page, kind: str) -> list[tuple]:
+    """(control, its input, figure image) for each control of a Panel, with the image in the same box.
+
+    kind 'slider': the input is the slider's handle; kind 'dropdown': its <select>.
+    """
+    selector, inner = {"slider": (".widget-slider", ".noUi-handle"),
+                       "dropdown": (".widget-dropdown", "select")}[kind]
+    found = []
+    for control in page.query_selector_all(f".jp-OutputArea {selector}"):
+        box = control.evaluate_handle("c => c.closest('.widget-vbox')").as_element()
+        img = box.query_selector("img") if box else None
+        target = control.query_selector(inner)
+        if img and target:
+            found.append((control, target, img))
+    return found
 
 
-# Marks when the key went down and when the figure's new image was decoded and painted.
-JS_ARM = """([handle, img]) => {
+# Marks when the user acted (key down, or the drop-down's change) and when the figure's new image
+# was decoded and painted.
+JS_ARM = """([target, img, event]) => {
     window.__dlcore = {key: null, painted: null, src: img.src};
-    handle.addEventListener('keydown', () => { window.__dlcore.key = performance.now(); }, {once: true, capture: true});
+    target.addEventListener(event, () => { window.__dlcore.key = performance.now(); }, {once: true, capture: true});
     const obs = new MutationObserver(async () => {
         if (img.src === window.__dlcore.src) return;
         obs.disconnect();
@@ -179,9 +185,21 @@ def move_slider(page, handle, img, timeout_s: float) -> float:
     """Press an arrow key on ``handle`` (Right, or Left at the maximum); wait until ``img`` shows a
     new picture; return the milliseconds from the key press to the new picture being painted."""
     at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-    page.evaluate(JS_ARM, [handle, img])
+    page.evaluate(JS_ARM, [handle, img, "keydown"])
     handle.focus()
     handle.press("ArrowLeft" if at_max else "ArrowRight")
+    return _wait_painted(page, timeout_s)
+
+
+def pick_next_option(page, select, img, timeout_s: float) -> float:
+    """Choose the drop-down's next option (the first after the last); like :func:`move_slider`."""
+    n, current = select.evaluate("s => [s.options.length, s.selectedIndex]")
+    page.evaluate(JS_ARM, [select, img, "change"])
+    select.select_option(index=(current + 1) % n)
+    return _wait_painted(page, timeout_s)
+
+
+def _wait_painted(page, timeout_s: float) -> float:
     page.wait_for_function("() => window.__dlcore.painted !== null", timeout=timeout_s * 1000, polling="raf")
     return page.evaluate("() => window.__dlcore.painted - window.__dlcore.key")
 

@@ -32,4 +32,4 @@ def pytest_terminal_summary(terminalreporter):
     for r in rows:
         tr.write_line(f"{r['notebook']}: run all {r['run_all_s']:.1f} s")
         for label, ms in r["slider_ms"].items():
-            tr.write_line(f"    slider {label!r}: key press to new figure painted {ms:.0f} ms")
+            tr.write_line(f"    {label!r}: from the key press (or choice) to the new figure painted {ms:.0f} ms")

@@ -1,8 +1,9 @@
 """The notebooks where students use them: JupyterLab in a real Chromium, Run All, move every slider.
 
 nbval proves every cell executes; this proves a student *sees* it: no error output, no widget
-that failed to display, and a figure that changes when its slider moves. It also measures, per
-slider, the time from the key press to the new figure being painted, and saves a screenshot of
+that failed to display, and a figure that changes when its slider moves (or its drop-down
+changes). It also measures, per control, the time from the key press (or the choice) to the new
+figure being painted, and saves a screenshot of
 each executed notebook under build/browser/.
 
 Skipped (with the reason) where no Chromium or no playwright package is found; with
@@ -75,21 +76,21 @@ def test_notebook_in_browser(notebook, lab, chromium):
         errors = page.evaluate(browser.JS_ERRORS)
         assert not errors, f"{notebook.name}: cells failed in JupyterLab: {errors}"
 
-        sliders = page.query_selector_all(".jp-OutputArea .widget-slider")
-        pairs = browser.sliders_with_figures(page)
-        assert len(pairs) == len(sliders), (
-            f"{notebook.name}: {len(sliders)} sliders but only {len(pairs)} sit beside a figure")
-
         latencies = {}
-        for slider, handle, img in pairs:
-            label = slider.query_selector(".widget-label").inner_text().strip()
-            before = img.screenshot()
-            try:
-                latencies[label] = browser.move_slider(page, handle, img, SLIDER_BOUND_S)
-            except Exception as err:  # playwright's TimeoutError
-                pytest.fail(f"{notebook.name}: moving slider {label!r} did not change its figure "
-                            f"within {SLIDER_BOUND_S} s ({type(err).__name__})")
-            assert img.screenshot() != before, f"{notebook.name}: slider {label!r}: figure looks the same"
+        for kind, act in [("slider", browser.move_slider), ("dropdown", browser.pick_next_option)]:
+            every = page.query_selector_all(f".jp-OutputArea .widget-{kind}")
+            found = browser.controls_with_figures(page, kind)
+            assert len(found) == len(every), (
+                f"{notebook.name}: {len(every)} {kind}s but only {len(found)} sit beside a figure")
+            for control, target, img in found:
+                label = control.query_selector(".widget-label").inner_text().strip()
+                before = img.screenshot()
+                try:
+                    latencies[label] = act(page, target, img, SLIDER_BOUND_S)
+                except Exception as err:  # playwright's TimeoutError
+                    pytest.fail(f"{notebook.name}: moving {kind} {label!r} did not change its figure "
+                                f"within {SLIDER_BOUND_S} s ({type(err).__name__})")
+                assert img.screenshot() != before, f"{notebook.name}: {kind} {label!r}: figure looks the same"
 
         text = page.inner_text(".jp-NotebookPanel")
         shown = [f for f in browser.WIDGET_FAILURES if f in text]
