@@ -14,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-from . import data, init, nets, record, train
+from . import data, init, nets, optim, record, train
 from .init import calculate_gain, init_model
 from .nets import MLP
 from .record import Recorder
@@ -84,6 +84,6 @@ def __getattr__(name):  # lazy: plotting and widgets pull in matplotlib / ipywid
 
 
 __all__ = [
-    "device", "seed", "data", "init", "nets", "record", "train", "plot", "widgets",
+    "device", "seed", "data", "init", "nets", "optim", "record", "train", "plot", "widgets",
     "calculate_gain", "init_model", "MLP", "Recorder", "fit", "History",
 ]

@@ -15,8 +15,9 @@ Adam(p, lr=1e-3, betas=(0.9, 0.999), ...)      Adam(p, ...) (amsgrad=False)
 =============================================  =============================================
 
 The rule itself lives once, in :mod:`dlcore.optim.functional`; ``step()`` calls it for every
-parameter with a gradient and copies the new value in (the parameter must stay the same tensor:
-the model and autograd hold it). State is made lazily, on a parameter's first step, and keeps
+parameter with a gradient, with ``out=param`` so that the new value is written into the
+parameter (which must stay the same tensor: the model and autograd hold it) without a copy.
+State is made lazily, on a parameter's first step, and keeps
 torch's names (``momentum_buffer``, ``sum``, ``square_avg``, ``exp_avg``, ``exp_avg_sq``) plus
 ``step``, a python int. Every hyper-parameter is checked when a parameter group is added, so a
 group added later with its own ``lr`` is checked too.
@@ -27,22 +28,36 @@ gradient: g_t <- g_t + lambda theta, L2 regularisation, as torch.optim does it).
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch.optim import Optimizer
 
 from . import functional as F
 
 
+def _keywords(fn) -> tuple:
+    """The hyper-parameters ``fn`` takes: its arguments with a default, less ``out``."""
+    return tuple(name for name, arg in inspect.signature(fn).parameters.items()
+                 if arg.default is not arg.empty and name != "out")
+
+
 class _RuleOptimizer(Optimizer):
     """Applies ``functional.RULES[rule]`` to every parameter with a gradient."""
 
     rule: str
-    init_keys: tuple = ()   # hyper-parameters the state's init takes rather than the update
+
+    def __init_subclass__(cls, **kwargs):
+        # The rule's own signature says which group entries it takes: torch adds entries of its
+        # own to groups and defaults (``differentiable``; LambdaLR's ``initial_lr``).
+        super().__init_subclass__(**kwargs)
+        cls.update_keys = _keywords(F.RULES[cls.rule])
+        cls.init_keys = _keywords(F.INITS[cls.rule])
 
     def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        group.update(F.validate(**{k: group[k] for k in self.defaults}))
+        group.update(F.validate(**{k: group[k] for k in self.update_keys + self.init_keys}))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -55,15 +70,17 @@ class _RuleOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        init, update = F.INITS[self.rule], F.RULES[self.rule]
+        init, update, states = F.INITS[self.rule], F.RULES[self.rule], self.state
         for group in self.param_groups:
-            hyper = {k: group[k] for k in self.defaults if k not in self.init_keys}
+            hyper = {k: group[k] for k in self.update_keys}
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                state = self.state[p] or init(p, **{k: group[k] for k in self.init_keys})
-                new, self.state[p] = update(p, p.grad, state, **hyper)
-                p.copy_(new)
+                state = states[p]  # one look-up: hashing a tensor is a python call
+                if not state:
+                    state.update(init(p, **{k: group[k] for k in self.init_keys}))
+                state.update(update(p, grad, state, out=p, **hyper)[1])
         return loss
 
 
@@ -162,7 +179,6 @@ class AdaGrad(_RuleOptimizer):
     """
 
     rule = "adagrad"
-    init_keys = ("initial_accumulator_value",)
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10):
