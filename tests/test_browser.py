@@ -84,6 +84,7 @@ def test_notebook_in_browser(notebook, lab, chromium):
                 f"{notebook.name}: {len(every)} {kind}s but only {len(found)} sit beside a figure")
             for control, target, img in found:
                 label = control.query_selector(".widget-label").inner_text().strip()
+                label = label if label not in latencies else f"{label} ({len(latencies) + 1})"
                 before = img.screenshot()
                 try:
                     latencies[label] = act(page, target, img, SLIDER_BOUND_S)
