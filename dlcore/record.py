@@ -6,8 +6,9 @@
     rec.layers[0].act                              # (batch, units) activations of layer 1
     rec.stats("act")                               # a dict per layer: mean, std, saturated, ...
 
-A "layer" starts at each ``nn.Linear`` (its output is the pre-activation) and takes in the
-activation module that follows it. Each forward pass overwrites what the last one recorded.
+A "layer" starts at each ``nn.Linear`` and takes in the activation module that follows it. Its
+pre-activation is what enters that activation: the Linear's output, or, with a BatchNorm in
+between, the normalised values. Each forward pass overwrites what the last one recorded.
 """
 from __future__ import annotations
 
@@ -107,12 +108,19 @@ class Recorder:
             raise ValueError("model has no nn.Linear layer to record")
         self._handles = []
 
+    def _keep(self, record: LayerRecord, slot: str, tensor: torch.Tensor) -> None:
+        setattr(record, slot, tensor.detach())
+        setattr(record, "grad_" + slot, None)  # a new pass: the last backward's gradients are stale
+        if self.grads and tensor.requires_grad:
+            tensor.register_hook(lambda g: setattr(record, "grad_" + slot, g.detach()))
+
     def _hook(self, record: LayerRecord, slot: str):
         def forward_hook(module, inputs, output):
-            setattr(record, slot, output.detach())
-            setattr(record, "grad_" + slot, None)  # a new pass: the last backward's gradients are stale
-            if self.grads and output.requires_grad:
-                output.register_hook(lambda g: setattr(record, "grad_" + slot, g.detach()))
+            if slot == "act":
+                # the activation's own input is the pre-activation: the Linear's output, or what a
+                # BatchNorm between them made of it (the sigmoid's input of Ioffe & Szegedy's Fig. 1)
+                self._keep(record, "pre", inputs[0])
+            self._keep(record, slot, output)
         return forward_hook
 
     def __enter__(self) -> "Recorder":

@@ -312,3 +312,17 @@ def test_identity_activation_grads(setup):
     r = rec.hidden[0]
     assert r.activation == "linear"
     assert torch.equal(r.act, r.pre) and torch.equal(r.grad_act, r.grad_pre)
+
+
+def test_pre_activation_is_the_activation_input_when_batchnorm_sits_between():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Sigmoid(),
+                                torch.nn.Linear(4, 2))
+    x = torch.randn(16, 5)
+    with Recorder(model) as rec:
+        model(x).sum().backward()
+    layer = rec.hidden[0]
+    expected = model[1](model[0](x))                 # after BatchNorm: what the sigmoid sees
+    assert torch.allclose(layer.pre, expected.detach(), atol=1e-6)
+    assert torch.allclose(layer.act, torch.sigmoid(layer.pre))
+    assert layer.grad_pre is not None and layer.grad_pre.shape == (16, 4)
