@@ -8,6 +8,7 @@ from torch import nn
 
 from . import _checks
 from .init import init_model
+from .nn import BatchNorm1d
 
 ACTIVATIONS = {
     "tanh": nn.Tanh,
@@ -37,7 +38,9 @@ class MLP(nn.Sequential):
 
     Layers are named ``linear1, act1, linear2, act2, ..., linear{k+1}``: every hidden layer is a
     Linear followed by the activation, the last Linear has none (it gives the logits or the
-    regression output). ``init`` names a scheme of :func:`dlcore.init.init_model` (None keeps
+    regression output). ``batchnorm=True`` puts a :class:`dlcore.nn.BatchNorm1d` (``bn1``, ...)
+    between each hidden Linear and its activation, as Ioffe & Szegedy do, and drops those
+    Linears' biases (BatchNorm's beta takes their place). ``init`` names a scheme of :func:`dlcore.init.init_model` (None keeps
     torch's default); ``init_kwargs`` go to it, e.g. ``MLP([2, 8, 2], init='normal',
     init_kwargs={'std': 0.01})``.
 
@@ -45,7 +48,7 @@ class MLP(nn.Sequential):
     """
 
     def __init__(self, sizes, activation: str = "tanh", *, bias: bool = True,
-                 init: str | None = None, init_kwargs: dict | None = None,
+                 batchnorm: bool = False, init: str | None = None, init_kwargs: dict | None = None,
                  generator: torch.Generator | None = None):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a list of layer widths like [784, 100, 10]; got {sizes!r}")
@@ -54,15 +57,22 @@ class MLP(nn.Sequential):
         sizes = [_checks.integer(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False; got {bias!r}")
+        if not isinstance(batchnorm, bool):
+            raise TypeError(f"batchnorm must be True or False; got {batchnorm!r}")
         _checks.choice("activation", activation, ACTIVATIONS)  # before building anything
         layers = OrderedDict()
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-            layers[f"linear{i}"] = nn.Linear(d_in, d_out, bias=bias)
-            if i < len(sizes) - 1:
+            hidden = i < len(sizes) - 1
+            # a BatchNorm's beta does a bias's job: the Linear before it goes without one
+            layers[f"linear{i}"] = nn.Linear(d_in, d_out, bias=bias and not (batchnorm and hidden))
+            if hidden and batchnorm:
+                layers[f"bn{i}"] = BatchNorm1d(d_out)
+            if hidden:
                 layers[f"act{i}"] = make_activation(activation)
         super().__init__(layers)
         self.sizes = sizes
         self.activation = activation
+        self.batchnorm = batchnorm
         if init is not None:
             init_model(self, init, generator=generator, **(init_kwargs or {}))
         elif init_kwargs or generator is not None:
@@ -79,7 +89,7 @@ class MLP(nn.Sequential):
         return len(self.sizes) - 1
 
     def extra_repr(self) -> str:
-        return f"sizes={self.sizes}, activation={self.activation!r}"
+        return f"sizes={self.sizes}, activation={self.activation!r}, batchnorm={self.batchnorm}"
 
 
 __all__ = ["MLP", "ACTIVATIONS", "make_activation", "activation_name"]

@@ -156,3 +156,16 @@ def test_bias_not_bool():
 def test_make_activation_unknown():
     with pytest.raises(ValueError, match="activation.*tanh"):
         make_activation("swish")
+
+
+def test_mlp_with_batchnorm_puts_it_between_linear_and_activation():
+    from dlcore.nn import BatchNorm1d
+
+    m = MLP([10, 8, 8, 3], "sigmoid", batchnorm=True)
+    names = [n for n, _ in m.named_children()]
+    assert names == ["linear1", "bn1", "act1", "linear2", "bn2", "act2", "linear3"]
+    assert isinstance(m.bn1, BatchNorm1d) and m.bn1.num_features == 8
+    assert m.linear1.bias is None and m.linear3.bias is not None   # beta replaces the hidden biases
+    assert m(torch.randn(5, 10)).shape == (5, 3)
+    with pytest.raises(TypeError, match="batchnorm"):
+        MLP([10, 3], batchnorm="yes")
