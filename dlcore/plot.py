@@ -57,6 +57,31 @@ def style(presenter: bool | None = None) -> None:
         raise TypeError(f"presenter must be True, False or None; got {presenter!r}")
     mpl.rcParams.update(_BASE)
     mpl.rcParams.update(_PRESENTER if presenter else _NORMAL)
+    _show_figures_in_ipython()
+
+
+def _figure_png(fig: Figure) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _show_figures_in_ipython() -> None:
+    """Make a figure that ends a notebook cell show as a picture.
+
+    :func:`figure` builds figures outside pyplot (so the inline backend never shows a second copy
+    of a slider's figure), and the inline backend only teaches IPython to draw figures once
+    pyplot is imported. Without this, ``fig`` at the end of a cell prints "<Figure size ...>".
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to display into
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
 
 
 def presenter(on: bool = True) -> None:

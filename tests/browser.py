@@ -132,6 +132,8 @@ JS_ERRORS = f"""() => [...{CURRENT}.content.model.cells].flatMap((c, i) =>
 WIDGET_FAILURES = ("Error displaying widget", "model not found", "Failed to load model class",
                    "Could not create a view", "Click to show javascript error", "Loading widget...")
 WIDGET_FAILURE_SELECTOR = ".jupyter-widgets-error-widget, .jupyter-widget-error"
+# A matplotlib figure IPython could not draw shows as its text repr instead of a picture.
+FIGURE_AS_TEXT = r"<Figure size \d+x\d+ with \d+ Axes>"
 
 
 def open_notebook(page, base: str, token: str, name: str) -> None:

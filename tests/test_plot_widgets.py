@@ -588,3 +588,15 @@ def test_loss_curves_keep_a_colour_per_name():
     a = plot.loss_curves(axes[0], {"x": h, "y": h}, colors={"y": "#123456"})
     b = plot.loss_curves(axes[1], {"y": h}, colors={"y": "#123456"})
     assert a["y"].get_color() == b["y"].get_color() == "#123456"
+
+
+def test_style_lets_ipython_draw_figures_made_outside_pyplot(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    plot.style()
+    fig, ax = plot.figure(figsize=(2, 2))
+    ax.plot([0, 1])
+    data, _ = shell.display_formatter.format(fig)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
