@@ -14,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-from . import data, init, nets, nn, optim, record, surfaces, train, trajectory
+from . import data, ensemble, init, nets, nn, optim, record, regularise, surfaces, train, trajectory
 from .init import calculate_gain, init_model
 from .nets import MLP
 from .record import Recorder
@@ -84,7 +84,8 @@ def __getattr__(name):  # lazy: plotting and widgets pull in matplotlib / ipywid
 
 
 __all__ = [
-    "device", "seed", "data", "init", "nets", "nn", "optim", "record", "surfaces", "train", "trajectory",
+    "device", "seed", "data", "ensemble", "init", "nets", "nn", "optim", "record", "regularise",
+    "surfaces", "train", "trajectory",
     "plot", "widgets",
     "calculate_gain", "init_model", "MLP", "Recorder", "fit", "History",
 ]

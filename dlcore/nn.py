@@ -256,4 +256,151 @@ class BatchNorm1d(nn.Module):
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
 
-__all__ = ["BatchNorm1d", "BatchNormFunction", "batchnorm_backward", "batchnorm_backward_lecture"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout (Srivastava et al. 2014), the "inverted" form torch uses, and Monte-Carlo dropout
+# (Gal & Ghahramani 2016).
+# ---------------------------------------------------------------------------------------------
+
+def _check_p(p) -> float:
+    p = _checks.number("p", p, low=0.0, high=1.0)
+    if p == 1.0:  # every unit dropped: the output would be 0 and the scale 1/(1 - p) infinite
+        raise ValueError("p must be < 1 (the probability of dropping a unit); p = 1 drops every "
+                         "unit, so nothing would pass and the 1/(1 - p) scale is infinite")
+    return p
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, *,
+            generator: torch.Generator | None = None, inplace: bool = False) -> Tensor:
+    r"""Inverted dropout of a tensor of any shape, as ``torch.nn.functional.dropout``.
+
+    ::
+
+        training:  m_i ~ Bernoulli(1 - p) independently for every element        (x.shape)
+                   y = x * m / (1 - p)
+        eval:      y = x
+
+    Scaling the kept units by 1/(1 - p) at training time keeps E[y] = x, so evaluation needs
+    no rescaling (the original paper multiplied the weights by 1 - p at test time instead).
+    The gradient is dC/dx = dC/dy * m / (1 - p): dropped units get none. ``generator`` draws
+    the mask (a ``torch.Generator`` on x's device), so the same seed gives the same mask;
+    ``inplace`` overwrites x. p = 0 returns x unchanged (no mask is drawn).
+    """
+    _checks.tensor("x", x)
+    p = _check_p(p)
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False; got {training!r}")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator; got {type(generator).__name__}")
+        if generator.device.type != x.device.type:
+            raise ValueError(f"generator is on {generator.device} but x is on {x.device}; "
+                             f"make the generator with torch.Generator(device=x.device)")
+    if not training or p == 0.0:
+        return x
+    # the mask already carries the scale: one multiply of x, and autograd's backward of
+    # x * mask is exactly dC/dy * m / (1 - p)
+    mask = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator).mul_(1.0 / (1.0 - p))
+    return x.mul_(mask) if inplace else x * mask
+
+
+class Dropout(nn.Module):
+    r"""Inverted dropout as a layer, a drop-in for ``torch.nn.Dropout(p, inplace)``.
+
+    ::
+
+        model.train():  y = x * m / (1 - p),  m ~ Bernoulli(1 - p) per element     (x.shape)
+        model.eval():   y = x
+
+    Not in torch's: p is checked (0 <= p < 1; torch accepts p = 1 and returns zeros), and an
+    optional ``generator`` draws the masks, for reproducible masks without touching the global
+    seed (:func:`mc_predict` sets it for the duration of a prediction).
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False, *,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.p = _check_p(p)
+        if not isinstance(inplace, bool):
+            raise TypeError(f"inplace must be True or False; got {inplace!r}")
+        self.inplace = inplace
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout(x, self.p, self.training, generator=self.generator, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+_DROPOUT_TYPES = (Dropout, nn.modules.dropout._DropoutNd)  # ours, and torch's Dropout family
+
+
+@torch.no_grad()
+def mc_predict(model: nn.Module, x: Tensor, samples: int = 50, *, output: str = "probs",
+               generator: torch.Generator | None = None,
+               vectorise: bool = True) -> tuple[Tensor, Tensor]:
+    r"""Monte-Carlo dropout: T stochastic passes with dropout on, their mean and spread.
+
+    ::
+
+        input: model, x (n, ...), T = samples
+        every dropout layer in training mode, every other module (BatchNorm!) in eval mode
+        for t = 1..T:  f_t = model(x) with fresh dropout masks                  (n, d_out)
+                       (output='probs': f_t = softmax(model(x)) over dim 1)
+        mean = (1/T) sum_t f_t,   std = sqrt((1/T) sum_t (f_t - mean)^2)        (n, d_out)
+
+    The mean is the MC estimate of the predictive distribution, the std a per-element measure
+    of the model's uncertainty (population std, correction 0: T = 1 gives 0). ``vectorise``
+    stacks the T copies of x into one batch of T n rows, one forward pass (the masks are drawn
+    per row, so the copies differ; this is valid because no module in eval mode mixes rows);
+    ``vectorise=False`` loops over T (T times less memory). ``generator`` draws the masks of
+    :class:`Dropout` layers; torch's own dropout layers cannot take one, so it is refused for
+    models that have them. Every module's mode is restored afterwards. ``output='raw'`` keeps
+    the model's outputs (logits or regression values) instead of softmax probabilities.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    _checks.tensor("x", x, min_dim=1)
+    samples = _checks.integer("samples", samples, low=1)
+    _checks.choice("output", output, ("probs", "raw"))
+    if not isinstance(vectorise, bool):
+        raise TypeError(f"vectorise must be True or False; got {vectorise!r}")
+    drops = [m for m in model.modules() if isinstance(m, _DROPOUT_TYPES)]
+    if not drops:
+        raise ValueError("model has no dropout layer: every Monte-Carlo pass would be the same")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator; got {type(generator).__name__}")
+        if any(not isinstance(m, Dropout) for m in drops):
+            raise ValueError("generator= needs every dropout layer to be dlcore.nn.Dropout; "
+                             "torch.nn.Dropout draws from the global generator (torch.manual_seed)")
+    modes = [(m, m.training) for m in model.modules()]  # each module's own flag, to restore
+    old_gens = [(m, m.generator) for m in drops if isinstance(m, Dropout)]
+    try:
+        model.eval()
+        for m in drops:
+            m.train()
+            if generator is not None:
+                m.generator = generator
+        if vectorise:  # (T n, ...) in one pass, back to (T, n, ...)
+            out = model(x.repeat(samples, *([1] * (x.dim() - 1))))
+            out = out.reshape(samples, x.shape[0], *out.shape[1:])
+        else:
+            out = torch.stack([model(x) for _ in range(samples)])
+    finally:
+        for m, flag in modes:
+            m.training = flag
+        for m, g in old_gens:
+            m.generator = g
+    if output == "probs":
+        if out.dim() < 3:
+            raise ValueError(f"output='probs' needs model outputs of shape (n, classes); got "
+                             f"{tuple(out.shape[1:])}: use output='raw' for regression")
+        out = out.softmax(dim=2)
+    return out.mean(0), out.std(0, correction=0)
+
+
+__all__ = ["BatchNorm1d", "BatchNormFunction", "batchnorm_backward", "batchnorm_backward_lecture",
+           "Dropout", "dropout", "mc_predict"]

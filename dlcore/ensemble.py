@@ -1,0 +1,250 @@
+r"""K small MLPs trained at once: a deep ensemble (Lakshminarayanan et al. 2017), vectorised.
+
+K members of the same shape [d_in, h_1, ..., d_out] are K independent networks, but they can
+share every kernel launch: layer l of all members is one stacked weight W_l (K, out, in) and
+bias b_l (K, out), and one batched matmul (torch.baddbmm) computes all K layers at once.
+
+::
+
+    input: x (K, n, d_in), each member its own mini-batch (or x (n, d_in), shared by all)
+    a_0 = x
+    a_l = act(a_{l-1} W_l^T + b_l)      (K, n, h_l)    one baddbmm per layer, l < L
+    f   = a_{L-1} W_L^T + b_L           (K, n, d_out)  logits of every member
+
+Training sums the K members' mean losses: C = sum_k C_k. Member k's parameters appear only
+in C_k, so dC/dtheta_k = dC_k/dtheta_k, and any optimiser acting element by element (SGD,
+momentum, Adam, weight decay) makes exactly the steps K separate trainings would make
+(tests/test_ensemble.py checks this against K runs of dlcore.fit).
+
+Speed (benchmarks/ensemble_train.py, K = 16 MLPs 784-100-10 on MNIST, batch 64, 200 SGD steps,
+float32, a 2-core CPU): a python loop of K dlcore.fit runs 2.6 s, this 1.0 s (2.6x), the same
+with torch.func.stack_module_state + vmap + functional_call 1.09 s; with 1 thread 2.5 s, 1.9 s,
+2.0 s (1.3x: there the matmul arithmetic dominates, and batching saves only per-call overhead).
+baddbmm is kept: as fast as vmap, and its parameters are plain tensors of one module.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import _checks
+from .nets import ACTIVATIONS, MLP, make_activation
+
+LOSSES = ("cross_entropy", "mse")
+
+
+def _sizes(sizes) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a list of layer widths like [784, 100, 10]; got {sizes!r}")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output width; got {list(sizes)}")
+    return [_checks.integer(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+
+
+class Ensemble(nn.Module):
+    r"""K MLPs of the same ``sizes`` and ``activation`` with stacked parameters.
+
+    Parameters ``weights.l`` (K, sizes[l+1], sizes[l]) and ``biases.l`` (K, sizes[l+1]) for
+    l = 0..L-1, so ``ens.weights[l][k]`` is member k's ``linear{l+1}.weight`` of a
+    :class:`dlcore.MLP`. Member k is built as ``MLP(sizes, activation, init=init,
+    generator=torch.Generator().manual_seed(seed + k))`` (``init=None``: torch's default
+    nn.Linear init, under ``torch.manual_seed(seed + k)``, the global generator restored
+    afterwards), so every member is independently initialised and reproducible on its own.
+    :meth:`from_members` stacks MLPs you made yourself; :meth:`member` gives one back.
+    """
+
+    def __init__(self, sizes, k: int, activation: str = "tanh", *, init: str | None = None,
+                 init_kwargs: dict | None = None, seed: int = 0, device=None,
+                 dtype=torch.float32):
+        super().__init__()
+        sizes = _sizes(sizes)
+        k = _checks.integer("k", k, low=1)
+        _checks.choice("activation", activation, ACTIVATIONS)
+        seed = _checks.integer("seed", seed, low=0)
+        members = []
+        for i in range(k):
+            if init is None:
+                with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG alone
+                    torch.manual_seed(seed + i)
+                    members.append(MLP(sizes, activation, init_kwargs=init_kwargs))
+            else:
+                members.append(MLP(sizes, activation, init=init, init_kwargs=init_kwargs,
+                                   generator=torch.Generator().manual_seed(seed + i)))
+        self._stack(members, device, dtype)
+
+    @classmethod
+    def from_members(cls, members, *, device=None, dtype=None) -> "Ensemble":
+        """An Ensemble holding copies of ``members``: dlcore.MLPs of one shape, with biases
+        and without batch norm (its batch statistics would need one batch per member)."""
+        if isinstance(members, nn.Module) or not hasattr(members, "__len__") or not members:
+            raise TypeError("members must be a non-empty list of dlcore.MLP")
+        for i, m in enumerate(members):
+            if not isinstance(m, MLP):
+                raise TypeError(f"members[{i}] must be a dlcore.MLP; got {type(m).__name__}")
+            if m.batchnorm or any(l.bias is None for l in m.linears):
+                raise ValueError(f"members[{i}] has batch norm or no biases; Ensemble stacks "
+                                 f"plain Linear + bias layers only")
+            if (m.sizes, m.activation) != (members[0].sizes, members[0].activation):
+                raise ValueError(f"members[{i}] is an MLP({m.sizes}, {m.activation!r}) but "
+                                 f"members[0] is MLP({members[0].sizes}, {members[0].activation!r})")
+        self = cls.__new__(cls)
+        nn.Module.__init__(self)
+        self._stack(list(members), device, dtype or members[0].linears[0].weight.dtype)
+        return self
+
+    def _stack(self, members, device, dtype) -> None:
+        first = members[0]
+        self.sizes, self.activation, self.k = list(first.sizes), first.activation, len(members)
+        kw = {"device": device, "dtype": dtype}
+        with torch.no_grad():
+            self.weights = nn.ParameterList(
+                [nn.Parameter(torch.stack([m.linears[l].weight for m in members]).to(**kw))
+                 for l in range(first.depth)])
+            self.biases = nn.ParameterList(
+                [nn.Parameter(torch.stack([m.linears[l].bias for m in members]).to(**kw))
+                 for l in range(first.depth)])
+        self.act = make_activation(self.activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (n, d_in), shared by every member, or (K, n, d_in), one batch each; returns the
+        logits of every member (K, n, d_out)."""
+        _checks.tensor("x", x, min_dim=2)
+        d_in, k = self.sizes[0], self.k
+        if x.dim() == 2 and x.shape[1] == d_in:
+            x = x.unsqueeze(0).expand(k, -1, -1)  # a view: no copy of the shared batch
+        elif not (x.dim() == 3 and x.shape[0] == k and x.shape[2] == d_in):
+            raise ValueError(f"x must have shape (n, {d_in}) or ({k}, n, {d_in}); "
+                             f"got {tuple(x.shape)}")
+        last = len(self.weights) - 1
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            # b (K, 1, out) + x (K, n, in) @ W^T (K, in, out): all K layers in one kernel
+            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+            if l < last:
+                x = self.act(x)
+        return x
+
+    @torch.no_grad()
+    def member_proba(self, x: Tensor) -> Tensor:
+        """softmax of every member's logits, (K, n, d_out)."""
+        return self(x).softmax(dim=2)
+
+    @torch.no_grad()
+    def predict_proba(self, x: Tensor) -> Tensor:
+        """The ensemble's prediction p(y | x) = (1/K) sum_k softmax(f_k(x)), (n, d_out).
+
+        The mean of the members' probabilities, not the softmax of their mean logits: the
+        ensemble is a mixture of the K predictive distributions."""
+        return self.member_proba(x).mean(0)
+
+    def member(self, k: int) -> MLP:
+        """Member k as a plain :class:`dlcore.MLP` (a copy: training it leaves the ensemble be)."""
+        k = _checks.integer("k", k, low=0, high=self.k - 1)
+        w0 = self.weights[0]
+        mlp = MLP(self.sizes, self.activation).to(device=w0.device, dtype=w0.dtype)
+        with torch.no_grad():
+            for layer, w, b in zip(mlp.linears, self.weights, self.biases):
+                layer.weight.copy_(w[k])
+                layer.bias.copy_(b[k])
+        return mlp
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, sizes={self.sizes}, activation={self.activation!r}"
+
+
+def _batch_orders(n: int, batch_size: int, steps: int, seeds: list[int]) -> Tensor:
+    """Row indices (steps, K, batch_size): member k's mini-batches exactly as dlcore.fit draws
+    them with seed=seeds[k] (a fresh torch.randperm per epoch; the short tail is skipped)."""
+    out = torch.empty(steps, len(seeds), batch_size, dtype=torch.long)
+    for j, s in enumerate(seeds):
+        gen = torch.Generator().manual_seed(s)
+        order, cursor = None, n
+        for t in range(steps):
+            if cursor + batch_size > n:
+                order, cursor = torch.randperm(n, generator=gen), 0
+            out[t, j] = order[cursor:cursor + batch_size]
+            cursor += batch_size
+    return out
+
+
+def fit_ensemble(ens: Ensemble, train, *, steps: int = 500, batch_size: int = 64,
+                 optimizer: torch.optim.Optimizer | None = None, lr: float = 0.1,
+                 loss: str = "cross_entropy", seed: int = 0,
+                 same_batches: bool = False) -> Tensor:
+    r"""Train all K members of ``ens`` together on ``train = (X, y)``; return the losses (steps, K).
+
+    ::
+
+        for t = 1..steps:
+            member k's mini-batch B_k(t), k = 1..K                 X[idx] (K, batch_size, d_in)
+            C = sum_k (1/|B_k|) sum_{i in B_k} loss(f_k(x_i), y_i)
+            optimizer step on the stacked parameters (default SGD with lr)
+
+    Mini-batches: independent by default (the classic deep ensemble: member k reshuffles
+    with seed + k, exactly as ``dlcore.fit(member_k, train, seed=seed + k)`` would), or
+    ``same_batches=True``: every member sees the same batches (seed), so the members differ
+    only by their initialisation. Parameters end as K separate ``dlcore.fit`` runs would leave
+    them (same optimiser settings); those runs stop at a diverged step, this one does not.
+    """
+    if not isinstance(ens, Ensemble):
+        raise TypeError(f"ens must be a dlcore.ensemble.Ensemble; got {type(ens).__name__}")
+    if not (isinstance(train, (tuple, list)) and len(train) == 2):
+        raise TypeError(f"train must be a pair (X, y) of tensors; got {type(train).__name__}")
+    X, y = (_checks.tensor(f"train[{i}]", t, min_dim=1) for i, t in enumerate(train))
+    if X.dim() != 2 or X.shape[1] != ens.sizes[0] or y.shape[0] != X.shape[0]:
+        raise ValueError(f"train must be X (n, {ens.sizes[0]}) and y with n rows; got X "
+                         f"{tuple(X.shape)}, y {tuple(y.shape)}")
+    steps = _checks.integer("steps", steps, low=0)
+    n = X.shape[0]
+    batch_size = _checks.integer("batch_size", batch_size, low=1, high=n)
+    _checks.choice("loss", loss, LOSSES)
+    seed = _checks.integer("seed", seed, low=0)
+    if not isinstance(same_batches, bool):
+        raise TypeError(f"same_batches must be True or False; got {same_batches!r}")
+    if optimizer is None:
+        optimizer = torch.optim.SGD(ens.parameters(), lr=_checks.number("lr", lr, low=0.0,
+                                                                         low_open=True))
+    elif not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
+    k = ens.k
+    # all the indices up front: one tensor, no per-step python bookkeeping per member
+    if same_batches:
+        idx = _batch_orders(n, batch_size, steps, [seed]).expand(steps, k, batch_size)
+    else:
+        idx = _batch_orders(n, batch_size, steps, [seed + j for j in range(k)])
+    idx = idx.to(X.device)
+    # on the data's device (no sync per step), in the parameters' dtype (float64 stays float64)
+    losses = torch.empty(steps, k, dtype=ens.weights[0].dtype, device=X.device)
+    was_training = ens.training
+    ens.train()
+    for t in range(steps):
+        xb, yb = X[idx[t]], y[idx[t]]                     # (K, B, d_in), (K, B, ...)
+        out = ens(xb)                                     # (K, B, d_out)
+        if loss == "cross_entropy":
+            per = F.cross_entropy(out.flatten(0, 1), yb.flatten(), reduction="none")
+            per = per.view(k, batch_size).mean(1)         # each member's mean loss   (K,)
+        else:
+            per = (out - yb.view_as(out)).square().flatten(1).mean(1)
+        optimizer.zero_grad(set_to_none=True)
+        per.sum().backward()                              # sum: no member's gradient is scaled
+        optimizer.step()
+        losses[t] = per.detach()
+    ens.train(was_training)
+    return losses
+
+
+@torch.no_grad()
+def accuracy(ens: Ensemble, data) -> tuple[float, Tensor]:
+    """(ensemble accuracy, members' accuracies (K,)) on ``data = (X, y)``: the ensemble
+    predicts argmax of the mean probability, member k argmax of its own."""
+    if not isinstance(ens, Ensemble):
+        raise TypeError(f"ens must be a dlcore.ensemble.Ensemble; got {type(ens).__name__}")
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"data must be a pair (X, y) of tensors; got {type(data).__name__}")
+    X, y = (_checks.tensor(f"data[{i}]", t, min_dim=1) for i, t in enumerate(data))
+    probs = ens.member_proba(X)                           # (K, n, C)
+    members = (probs.argmax(2) == y).float().mean(1)
+    return (probs.mean(0).argmax(1) == y).float().mean().item(), members.cpu()
+
+
+__all__ = ["Ensemble", "fit_ensemble", "accuracy"]
