@@ -8,7 +8,7 @@ from torch import nn
 
 from . import _checks
 from .init import init_model
-from .nn import BatchNorm1d
+from .nn import BatchNorm1d, Dropout
 
 ACTIVATIONS = {
     "tanh": nn.Tanh,
@@ -40,7 +40,8 @@ class MLP(nn.Sequential):
     Linear followed by the activation, the last Linear has none (it gives the logits or the
     regression output). ``batchnorm=True`` puts a :class:`dlcore.nn.BatchNorm1d` (``bn1``, ...)
     between each hidden Linear and its activation, as Ioffe & Szegedy do, and drops those
-    Linears' biases (BatchNorm's beta takes their place). ``init`` names a scheme of :func:`dlcore.init.init_model` (None keeps
+    Linears' biases (BatchNorm's beta takes their place). ``dropout=p`` puts a
+    :class:`dlcore.nn.Dropout` (``drop1``, ...) after each hidden activation. ``init`` names a scheme of :func:`dlcore.init.init_model` (None keeps
     torch's default); ``init_kwargs`` go to it, e.g. ``MLP([2, 8, 2], init='normal',
     init_kwargs={'std': 0.01})``.
 
@@ -48,7 +49,8 @@ class MLP(nn.Sequential):
     """
 
     def __init__(self, sizes, activation: str = "tanh", *, bias: bool = True,
-                 batchnorm: bool = False, init: str | None = None, init_kwargs: dict | None = None,
+                 batchnorm: bool = False, dropout: float = 0.0, init: str | None = None,
+                 init_kwargs: dict | None = None,
                  generator: torch.Generator | None = None):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a list of layer widths like [784, 100, 10]; got {sizes!r}")
@@ -59,6 +61,7 @@ class MLP(nn.Sequential):
             raise TypeError(f"bias must be True or False; got {bias!r}")
         if not isinstance(batchnorm, bool):
             raise TypeError(f"batchnorm must be True or False; got {batchnorm!r}")
+        dropout = _checks.number("dropout", dropout, low=0.0, high=1.0, high_open=True)
         _checks.choice("activation", activation, ACTIVATIONS)  # before building anything
         layers = OrderedDict()
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
@@ -69,10 +72,13 @@ class MLP(nn.Sequential):
                 layers[f"bn{i}"] = BatchNorm1d(d_out)
             if hidden:
                 layers[f"act{i}"] = make_activation(activation)
+            if hidden and dropout > 0:
+                layers[f"drop{i}"] = Dropout(dropout)
         super().__init__(layers)
         self.sizes = sizes
         self.activation = activation
         self.batchnorm = batchnorm
+        self.dropout = dropout
         if init is not None:
             init_model(self, init, generator=generator, **(init_kwargs or {}))
         elif init_kwargs or generator is not None:
@@ -89,7 +95,8 @@ class MLP(nn.Sequential):
         return len(self.sizes) - 1
 
     def extra_repr(self) -> str:
-        return f"sizes={self.sizes}, activation={self.activation!r}, batchnorm={self.batchnorm}"
+        return (f"sizes={self.sizes}, activation={self.activation!r}, batchnorm={self.batchnorm}, "
+                f"dropout={self.dropout}")
 
 
 __all__ = ["MLP", "ACTIVATIONS", "make_activation", "activation_name"]

@@ -169,3 +169,18 @@ def test_mlp_with_batchnorm_puts_it_between_linear_and_activation():
     assert m(torch.randn(5, 10)).shape == (5, 3)
     with pytest.raises(TypeError, match="batchnorm"):
         MLP([10, 3], batchnorm="yes")
+
+
+def test_mlp_with_dropout_after_each_hidden_activation():
+    from dlcore.nn import Dropout
+
+    m = MLP([10, 8, 8, 3], "relu", dropout=0.5)
+    names = [n for n, _ in m.named_children()]
+    assert names == ["linear1", "act1", "drop1", "linear2", "act2", "drop2", "linear3"]
+    assert isinstance(m.drop1, Dropout) and m.drop1.p == 0.5
+    m.eval()
+    x = torch.randn(4, 10)
+    assert torch.equal(m(x), m(x))                   # evaluation: no dropout, deterministic
+    assert [n for n, _ in MLP([10, 8, 3]).named_children()] == ["linear1", "act1", "linear2"]
+    with pytest.raises(ValueError, match="dropout"):
+        MLP([10, 8, 3], dropout=1.0)
