@@ -34,10 +34,13 @@ SIZES = [784, 100, 100, 100, 10]
 
 
 def _median_pair(fns, reps: int, warmup: int = 200) -> list[float]:
-    """Median seconds of each zero-argument function in ``fns``, run in turns."""
+    """Median seconds of each zero-argument function in ``fns``, run in turns, the order
+    reversed every other round: whichever runs second in a round was measured ~4% faster (warm
+    caches), so a fixed order would favour one side."""
     times = [[] for _ in fns]
+    order = list(enumerate(fns))
     for i in range(warmup + reps):
-        for k, fn in enumerate(fns):
+        for k, fn in (order if i % 2 == 0 else order[::-1]):
             start = time.perf_counter()
             fn()
             elapsed = time.perf_counter() - start
