@@ -4,7 +4,7 @@ Before a long training run, and while it runs, the lectures (after CS231n's "bab
 learning process") check, in order:
 
 1. the gradient: a central-difference numerical gradient against the analytic one
-   (:func:`gradient_check`);
+   (:func:`gradient_check`, from :mod:`dlcore.gradcheck`, re-exported here);
 2. the loss at initialisation: about log(C) for C classes with a softmax output
    (:func:`initial_loss_check`);
 3. that switching regularisation on raises the loss (:func:`regularisation_check`);
@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -35,37 +35,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _checks
+from ._result import CheckResult
+from .gradcheck import gradient_check, relative_error
 from .regularise import _is_bias, l1_penalty, l2_penalty
 from .train import _check_pair
 
-# CS231n's bands for the relative error |a - n| / max(|a|, |n|) of a gradient check in float64
-GRAD_GREAT = 1e-7       # below: the gradient is right
-GRAD_GOOD = 1e-5        # below: right; rounding lifts the error of coordinates with tiny gradients
-GRAD_KINKS = 1e-4       # below: acceptable where the function has kinks (ReLU, max), too high if smooth
-GRAD_WRONG = 1e-2       # above: the gradient is wrong
 RATIO_BAND = (1e-4, 1e-2)  # healthy ||update|| / ||w|| per step: 1e-3 within a factor of 10
-_LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss}
-
-
-@dataclass
-class CheckResult:
-    """The outcome of one check: did it pass, what was measured, what was expected, and why.
-
-    ``value`` is a number (or, per layer, a dict of numbers); ``expected`` is the range
-    ``(low, high)`` it should lie in (None: unbounded on that side); ``message`` states the
-    measurement and, on a failure, what is likely wrong and what to try. ``details`` holds the
-    raw measurements (per-coordinate errors, loss curves, ...) for plots.
-    """
-
-    name: str
-    passed: bool
-    value: object
-    expected: tuple
-    message: str
-    details: dict = field(default_factory=dict, repr=False)
-
-    def __repr__(self) -> str:
-        return f"[{'PASS' if self.passed else 'FAIL'}] {self.name}: {self.message}"
+_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
 class Checklist(list):
@@ -95,276 +71,24 @@ def _model(model) -> nn.Module:
     return model
 
 
-def _compute_device(device: torch.device, dtype: torch.dtype) -> torch.device:
-    # Apple's MPS has no float64: a float64 check runs on the CPU there
-    return torch.device("cpu") if device.type == "mps" and dtype == torch.float64 else device
+@contextmanager
+def _eval_mode(model: nn.Module):
+    """Run ``model`` in eval mode (dropout off, batch norm on its running statistics), then restore."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
-def _dtype(dtype) -> torch.dtype:
-    if dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"dtype must be a floating torch dtype, one of torch.float64, torch.float32, "
-                         f"torch.float16, torch.bfloat16; got {dtype!r}")
-    return dtype
+def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    return _OPTIMIZERS[name](params, lr=lr)   # name already checked against _OPTIMIZERS
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. Gradient check
+# 1. The gradient check: dlcore.gradcheck (gradient_check, relative_error, imported above)
 # ---------------------------------------------------------------------------------------------
-
-def relative_error(a: Tensor, n: Tensor, floor: float = 1e-10) -> Tensor:
-    r"""Elementwise |a - n| / max(|a|, |n|, floor): 0 when equal, 1 when one of them is 0.
-
-    ``floor`` keeps coordinates where both gradients are (numerically) zero from dividing 0 by 0:
-    below it, a difference counts as absolute. The default suits float64 central differences
-    with eps ~ 1e-5, whose rounding noise is ~1e-16 |f| / eps ~ 1e-11 for a loss of order 1:
-    smaller gradients cannot be resolved anyway.
-    """
-    _checks.tensor("a", a)
-    _checks.tensor("n", n)
-    floor = _checks.number("floor", floor, low=0.0, low_open=True)
-    if a.shape != n.shape:
-        raise ValueError(f"a and n must have the same shape; got {tuple(a.shape)} and {tuple(n.shape)}")
-    return (a - n).abs() / torch.clamp(torch.maximum(a.abs(), n.abs()), min=floor)
-
-
-def _grad_verdict(err: float) -> str:
-    if err < GRAD_GREAT:
-        return "great"
-    if err < GRAD_GOOD:
-        return "good (rounding error, largest where a gradient is tiny)"
-    if err < GRAD_KINKS:
-        return "acceptable only where the function has kinks (ReLU, max); too high for a smooth one"
-    if err < GRAD_WRONG:
-        return "uncomfortable: probably a bug"
-    return "wrong"
-
-
-def _as_tuple(name, value) -> tuple:
-    if isinstance(value, Tensor):
-        return (value,)
-    if isinstance(value, (tuple, list)):
-        return tuple(value)
-    raise TypeError(f"{name} must be a tensor or a tuple of tensors; got {type(value).__name__}")
-
-
-def gradient_check(f, inputs, *, args=(), analytic=None, names=None, loss: str = "cross_entropy",
-                   eps: float = 1e-5, n_samples: int = 10, tol: float = 1e-5,
-                   dtype: torch.dtype = torch.float64, train_mode: bool = False,
-                   floor: float = 1e-10, seed: int = 0) -> CheckResult:
-    r"""Compare an analytic gradient with a central-difference one at sampled coordinates.
-
-    ::
-
-        n_i = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)        the numerical gradient
-        r_i = |a_i - n_i| / max(|a_i|, |n_i|)                    the relative error
-
-    ``f`` is either a function or an ``nn.Module``:
-
-    * a function ``f(*inputs, *args)`` returning a scalar tensor: the gradient is taken with
-      respect to ``inputs`` (a tensor or a tuple of tensors); ``args`` are passed along but not
-      differentiated (data, labels). The analytic gradient is ``analytic(*inputs, *args)`` (a
-      tensor per input: your hand-written backward pass), or autograd's when ``analytic`` is
-      None (which checks a custom ``torch.autograd.Function``'s backward);
-    * a model: ``inputs = (X, y)`` and the gradient is that of ``loss`` (``'cross_entropy'`` or
-      ``'mse'``) with respect to every parameter, by autograd. The model is copied; it runs in
-      eval mode unless ``train_mode`` (dropout's random masks would break the check).
-
-    ``floor`` is the smallest denominator of r_i (see :func:`relative_error`): a gradient that
-    should be 0 and comes out as 1e-17 is not an error. ``names`` labels the inputs in messages
-    (default ``inputs[0]``, ...; a model's parameters carry their own names).
-
-    Everything floating is cast to ``dtype``. The central difference is off by ~eps^2 |f'''| / 6
-    (truncation) plus ~u |f| / eps (rounding in f, u the unit roundoff of ``dtype``). In float64
-    (u ~ 1e-16) with ``eps=1e-5`` (CS231n's h) a right gradient gives a median r_i of ~1e-8 and
-    a largest of ~1e-7 to 1e-6, from a coordinate whose gradient is tiny, so that rounding is a
-    large part of it. In float32 (u ~ 6e-8) the rounding term swamps the difference.
-    CS231n's reading of r: below 1e-7 great; up to 1e-4 acceptable only for functions with kinks
-    (ReLU); 1e-4 to 1e-2 uncomfortable; above 1e-2 wrong.
-
-    The check passes when the largest r_i is below ``tol`` over the *checkable* coordinates:
-    those whose gradient is large enough that the rounding noise of n_i, estimated as
-    4 u (|f(x + eps e_i)| + |f(x - eps e_i)|) / (2 eps), cannot by itself push r_i over ``tol``.
-    A gradient that is exactly 0 (a pixel that is blank across the batch, under batch norm)
-    comes out as 1e-17 against 2e-11 and would otherwise fail. If fewer than half the sampled
-    coordinates are checkable (float32, vanishing gradients, too small an eps), the check fails
-    as too noisy. ``details['median']`` is over all coordinates.
-
-    ``n_samples`` coordinates of each tensor (all of them if fewer), drawn without replacement
-    with a generator seeded by ``seed``, each cost two evaluations of f.
-    ``details``: ``analytic``, ``numeric``, ``rel_error`` (numpy arrays, one per coordinate),
-    ``coords`` (names like ``'linear1.weight[3, 17]'``), ``median``, ``per_tensor`` (the largest
-    r_i among each tensor's sampled coordinates).
-    """
-    eps = _checks.number("eps", eps, low=0.0, low_open=True)
-    n_samples = _checks.integer("n_samples", n_samples, low=1)
-    tol = _checks.number("tol", tol, low=0.0, low_open=True)
-    dtype = _dtype(dtype)
-    if not isinstance(train_mode, bool):
-        raise TypeError(f"train_mode must be True or False; got {train_mode!r}")
-    floor = _checks.number("floor", floor, low=0.0, low_open=True)
-    gen = torch.Generator().manual_seed(_checks.integer("seed", seed, low=0))
-    if isinstance(f, nn.Module):
-        if analytic is not None or args != () or names is not None:
-            raise ValueError("with a model, gradient_check takes inputs=(X, y) and uses autograd; "
-                             "analytic, args and names are for a function f(*inputs, *args)")
-        xs, names, evaluate, grads = _model_problem(f, inputs, loss, dtype, train_mode)
-    else:
-        xs, names, evaluate, grads = _function_problem(f, inputs, args, analytic, names, dtype)
-
-    # n_samples coordinates of each tensor (a bias has few entries but its own backward pass)
-    a_vals, n_vals, noise, coords, owner = [], [], [], [], []
-    u = torch.finfo(dtype).eps                      # 2x the unit roundoff: f carries several roundings
-    with torch.no_grad():
-        for t, x in enumerate(xs):
-            picks = torch.randperm(x.numel(), generator=gen)[:min(n_samples, x.numel())].sort().values
-            flat = x.view(-1)                       # a view: writing to it perturbs x itself
-            for i in picks.tolist():
-                old = flat[i].item()
-                flat[i] = old + eps
-                up = evaluate().item()
-                flat[i] = old - eps
-                down = evaluate().item()
-                flat[i] = old
-                n_vals.append((up - down) / (2 * eps))
-                noise.append(4 * u * (abs(up) + abs(down)) / (2 * eps))   # rounding error of n_i
-                a_vals.append(grads[t].reshape(-1)[i].item())
-                index = np.unravel_index(i, tuple(x.shape)) if x.dim() else ()
-                coords.append(f"{names[t]}[{', '.join(str(int(j)) for j in index)}]")
-                owner.append(names[t])
-    a = torch.tensor(a_vals, dtype=torch.float64)   # (coordinates,)
-    n = torch.tensor(n_vals, dtype=torch.float64)
-    rel = relative_error(a, n, floor)
-    rel = torch.where(torch.isfinite(rel), rel, torch.full_like(rel, math.inf))   # NaN -> inf: a failure
-    med = rel.median().item()
-    # a coordinate is checkable when rounding alone cannot push its r_i over tol
-    checkable = torch.maximum(a.abs(), n.abs()) * tol > torch.tensor(noise, dtype=torch.float64)
-    enough = 2 * int(checkable.sum()) >= len(coords)
-    counted = checkable if enough else torch.ones_like(checkable)
-    worst = int(torch.where(counted, rel, torch.full_like(rel, -1.0)).argmax())
-    err = rel[worst].item()
-    per_tensor = {}
-    for name, r, c in zip(owner, rel.tolist(), counted.tolist()):
-        per_tensor[name] = max(per_tensor.get(name, 0.0), r if c else 0.0)
-    passed = enough and err < tol
-    skipped = len(coords) - int(counted.sum())
-    if enough:
-        msg = (f"largest relative error {err:.1e} over {int(counted.sum())} coordinates (median "
-               f"{med:.1e}), expected < {tol:.0e}: {_grad_verdict(err)}.")
-        if skipped:
-            msg += f" ({skipped} more had gradients too small to check at this precision.)"
-    else:
-        msg = (f"inconclusive, too noisy: only {int(checkable.sum())} of {len(coords)} coordinates have "
-               f"a gradient above the rounding noise of the central difference (~{np.median(noise):.0e}) "
-               f"/ tol; the relative error reaches {err:.1e} (median {med:.1e}), expected < {tol:.0e}.")
-    if not passed:
-        msg += (f" Worst at {coords[worst]}: analytic {a[worst].item():.6g}, numerical "
-                f"{n[worst].item():.6g}. " + _grad_hints(a, n, per_tensor, tol, dtype, floor, enough))
-    return CheckResult("gradient check", passed, err, (0.0, tol), msg,
-                       {"analytic": a.numpy(), "numeric": n.numpy(), "rel_error": rel.numpy(),
-                        "checked": counted.numpy(), "coords": coords, "median": med,
-                        "per_tensor": per_tensor, "dtype": dtype, "eps": eps})
-
-
-def _model_problem(model, inputs, loss, dtype, train_mode):
-    """(parameters, their names, loss evaluation, autograd gradients) of a copy of ``model``."""
-    loss_fn = _LOSSES[_checks.choice("loss", loss, _LOSSES)]
-    X, y = _check_pair("inputs", inputs)
-    dev = _compute_device(X.device, dtype)
-    net = copy.deepcopy(model).to(device=dev, dtype=dtype).train(train_mode)
-    X = X.to(device=dev, dtype=dtype)
-    y = y.to(device=dev, dtype=dtype) if y.is_floating_point() else y.to(dev)
-    named = [(name, p) for name, p in net.named_parameters() if p.requires_grad]
-    if not named:
-        raise ValueError("the model has no parameter that requires a gradient")
-
-    def evaluate():
-        return loss_fn(net(X), y)
-
-    net.zero_grad(set_to_none=True)
-    evaluate().backward()
-    xs = [p for _, p in named]
-    grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in xs]
-    return xs, [name for name, _ in named], evaluate, grads
-
-
-def _function_problem(f, inputs, args, analytic, names, dtype):
-    """(inputs cast to ``dtype``, their names, f's evaluation, analytic or autograd gradients)."""
-    if not callable(f):
-        raise TypeError(f"f must be a function returning a scalar tensor, or an nn.Module; "
-                        f"got {type(f).__name__}")
-    if analytic is not None and not callable(analytic):
-        raise TypeError(f"analytic must be a function returning the gradient(s), or None; "
-                        f"got {type(analytic).__name__}")
-    raw = _as_tuple("inputs", inputs)
-    if not raw:
-        raise ValueError("inputs is empty: give the tensor(s) to differentiate")
-    for i, t in enumerate(raw):
-        _checks.tensor(f"inputs[{i}]", t)
-    dev = _compute_device(raw[0].device, dtype)
-    xs = [t.detach().to(device=dev, dtype=dtype).clone().contiguous() for t in raw]
-    # data passed along: floating tensors in the same dtype (labels stay integers)
-    extra = tuple(a.to(device=dev, dtype=dtype if a.is_floating_point() else a.dtype)
-                  if isinstance(a, Tensor) else a for a in _as_tuple("args", args))
-    if names is None:
-        names = [f"inputs[{i}]" for i in range(len(xs))] if len(xs) > 1 else ["input"]
-    elif (isinstance(names, (str, bytes)) or not hasattr(names, "__len__") or len(names) != len(xs)
-          or not all(isinstance(k, str) for k in names)):
-        raise ValueError(f"names must be {len(xs)} strings, one per input; got {names!r}")
-
-    def evaluate(*at):
-        out = f(*(at or xs), *extra)
-        if not isinstance(out, Tensor) or out.numel() != 1:
-            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-            raise ValueError(f"f must return a scalar tensor (one number); got {got}")
-        return out.reshape(())
-
-    if analytic is None:
-        leaves = [x.clone().requires_grad_() for x in xs]
-        grads = torch.autograd.grad(evaluate(*leaves), leaves, allow_unused=True)
-        grads = [g if g is not None else torch.zeros_like(x) for g, x in zip(grads, xs)]
-    else:
-        with torch.no_grad():
-            grads = _as_tuple("analytic(...)", analytic(*xs, *extra))
-        if len(grads) != len(xs):
-            raise ValueError(f"analytic must return one gradient per input ({len(xs)}); got {len(grads)}")
-        for i, (g, x) in enumerate(zip(grads, xs)):
-            _checks.tensor(f"analytic(...)[{i}]", g)
-            if g.shape != x.shape:
-                raise ValueError(f"analytic(...)[{i}] has shape {tuple(g.shape)} but {names[i]} has "
-                                 f"shape {tuple(x.shape)}")
-        grads = [g.detach().to(device=dev, dtype=dtype).clone() for g in grads]
-    return xs, list(names), evaluate, grads
-
-
-def _grad_hints(a, n, per_tensor, tol, dtype, floor, enough) -> str:
-    """What a failed gradient check most likely means, from the pattern of the errors."""
-    wrong = [k for k, v in per_tensor.items() if not v < tol]
-    right = [k for k, v in per_tensor.items() if v < tol]
-    ok = n.abs() > 1e3 * floor
-    ratio = a[ok] / n[ok]                      # analytic / numerical where the latter is not ~0
-    scaled = ratio.numel() >= 3 and bool((ratio - ratio.median()).abs().max() < 1e-3 * ratio.median().abs())
-    if dtype != torch.float64:
-        return (f"This ran in {str(dtype).replace('torch.', '')}: its rounding error, divided by 2 eps, "
-                f"swamps the difference; run the check in float64.")
-    if not enough:
-        return ("The gradients are tiny (saturated or dead units?) or eps is too small: try eps=1e-4, "
-                "or check a network whose gradients are not vanishing.")
-    if scaled:
-        return (f"The analytic gradient is {ratio.median().item():.4g} times the numerical one "
-                f"everywhere: a constant factor is missing or extra (1/N of a mean, 2 of a square).")
-    hints = []
-    if right:
-        hints.append(f"Wrong in {', '.join(wrong)}; right in {', '.join(right)}: the bug is in the "
-                     f"backward pass between them.")
-    if max(per_tensor.values()) < GRAD_WRONG:
-        hints.append("If the function has kinks (ReLU, max, abs), a coordinate near a kink can fail: "
-                     "look at the median; otherwise check the backward pass of that tensor.")
-    else:
-        hints.append(f"Check each term of the chain rule in the backward pass of {', '.join(wrong)} "
-                     f"(a missing derivative, a transpose, a sign).")
-    return " ".join(hints)
-
-
 
 # ---------------------------------------------------------------------------------------------
 # 2. The loss at initialisation
@@ -384,12 +108,8 @@ def initial_loss_check(model, data, n_classes: int | None = None, *, rtol: float
     model = _model(model)
     X, y = _check_pair("data", data)
     rtol = _checks.number("rtol", rtol, low=0.0, low_open=True)
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model):
         logits = model(X)
-    finally:
-        model.train(was_training)
     if logits.dim() != 2:
         raise ValueError(f"the model must output logits of shape (n, C); got shape {tuple(logits.shape)}")
     width = logits.shape[1]
@@ -457,10 +177,8 @@ def regularisation_check(model, data, *, lams=(0.0, 1e-3, 1e-2, 1e-1), loss_fn=N
         raise TypeError(f"loss_fn must be a function (model, X, y, lam) -> loss; "
                         f"got {type(loss_fn).__name__}")
     min_rise = _checks.number("min_rise", min_rise, low=0.0)
-    was_training = model.training
-    model.eval()
     losses = {}
-    try:
+    with _eval_mode(model):
         for lam in lams:
             value = loss_fn(model, X, y, lam)
             if isinstance(value, Tensor):
@@ -469,8 +187,6 @@ def regularisation_check(model, data, *, lams=(0.0, 1e-3, 1e-2, 1e-1), loss_fn=N
                                      f"{tuple(value.shape)}")
                 value = value.item()
             losses[lam] = float(value)
-    finally:
-        model.train(was_training)
     values = list(losses.values())
     rises = [b - a for a, b in zip(values, values[1:])]
     passed = all(r > min_rise for r in rises)
@@ -517,7 +233,7 @@ def overfit_small(model, data, *, n: int = 20, steps: int = 200, lr: float = 0.1
     n = _checks.integer("n", n, low=1, high=X.shape[0])
     steps = _checks.integer("steps", steps, low=1)
     lr = _checks.number("lr", lr, low=0.0, low_open=True)
-    _checks.choice("optimizer", optimizer, ("sgd", "adam"))
+    _checks.choice("optimizer", optimizer, _OPTIMIZERS)
     threshold = _checks.number("threshold", threshold, low=0.0, low_open=True)
     gen = torch.Generator().manual_seed(_checks.integer("seed", seed, low=0))
     idx = torch.randperm(X.shape[0], generator=gen)[:n].to(X.device)
@@ -526,23 +242,24 @@ def overfit_small(model, data, *, n: int = 20, steps: int = 200, lr: float = 0.1
     params = [p for p in net.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no parameter that requires a gradient: nothing can learn")
-    opt = (torch.optim.SGD(params, lr=lr) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr))
+    opt = _optimizer(optimizer, params, lr)
     losses, diverged_at = [], None
     for step in range(1, steps + 1):
         value = F.cross_entropy(net(xb), yb)
-        if not math.isfinite(value.item()):
+        losses.append(value.item())
+        if not math.isfinite(losses[-1]):
             diverged_at = step
-            losses.append(value.item())
             break
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
-        losses.append(value.item())
     net.eval()
-    with torch.no_grad():
-        out = net(xb)
-        final = F.cross_entropy(out, yb).item() if diverged_at is None else float("nan")
-        acc = (out.argmax(1) == yb).float().mean().item() if diverged_at is None else float("nan")
+    final = acc = float("nan")
+    if diverged_at is None:
+        with torch.no_grad():
+            out = net(xb)
+            final = F.cross_entropy(out, yb).item()
+            acc = (out.argmax(1) == yb).float().mean().item()
     passed = diverged_at is None and final < threshold
     first = losses[0]
     msg = f"{n} examples, {steps} steps of {optimizer} at lr {lr:g}: "
@@ -619,6 +336,10 @@ def _layer(name: str) -> str:
     return name[:-len(".weight")] if name.endswith(".weight") else name
 
 
+def _layers(names) -> str:
+    return ", ".join(map(_layer, names))
+
+
 def _ratio_result(ratios: dict, band, where: str, diverged_at=None) -> CheckResult:
     lo, hi = band
     shown = ", ".join(f"{_layer(k)} {v:.1e}" for k, v in ratios.items())
@@ -631,20 +352,20 @@ def _ratio_result(ratios: dict, band, where: str, diverged_at=None) -> CheckResu
     high = [k for k, v in ratios.items() if v > hi]
     low = [k for k, v in ratios.items() if v < lo]
     if bad:
-        msg += (f" Not finite in {', '.join(map(_layer, bad))}: the weights overflowed; the learning "
+        msg += (f" Not finite in {_layers(bad)}: the weights overflowed; the learning "
                 f"rate is far too high.")
     elif high:
-        msg += (f" Learning rate too high: each step changes {', '.join(map(_layer, high))} by more "
+        msg += (f" Learning rate too high: each step changes {_layers(high)} by more "
                 f"than {hi:.0e} of its size; lower it (try 10x lower).")
         if low:
-            msg += (f" {', '.join(map(_layer, low))} barely change(s): those units have saturated or "
+            msg += (f" {_layers(low)} barely change(s): those units have saturated or "
                     f"died, typically after a few steps that were too large.")
     elif low:
         dead = [k for k in low if ratios[k] == 0.0]
-        msg += (f" Learning rate too low: {', '.join(map(_layer, low))} barely change(s); raise it "
+        msg += (f" Learning rate too low: {_layers(low)} barely change(s); raise it "
                 f"(try 10x higher).")
         if dead:
-            msg += f" {', '.join(map(_layer, dead))} did not change at all: no gradient reaches it."
+            msg += f" {_layers(dead)} did not change at all: no gradient reaches it."
     return CheckResult("update ratio", not (bad or high or low), ratios, band, msg)
 
 
@@ -749,11 +470,10 @@ def track_update_ratios(model, data, *, lr: float = 0.05, steps: int = 100, batc
     lr = _checks.number("lr", lr, low=0.0, low_open=True)
     steps = _checks.integer("steps", steps, low=1)
     batch_size = _checks.integer("batch_size", batch_size, low=1, high=X.shape[0])
-    _checks.choice("optimizer", optimizer, ("sgd", "adam"))
+    _checks.choice("optimizer", optimizer, _OPTIMIZERS)
     gen = torch.Generator().manual_seed(_checks.integer("seed", seed, low=0))
     net = copy.deepcopy(model).train()
-    opt = (torch.optim.SGD(net.parameters(), lr=lr) if optimizer == "sgd"
-           else torch.optim.Adam(net.parameters(), lr=lr))
+    opt = _optimizer(optimizer, net.parameters(), lr)
     tracker = UpdateRatios(net)
     for _ in range(steps):
         idx = torch.randint(0, X.shape[0], (batch_size,), generator=gen).to(X.device)
@@ -789,11 +509,9 @@ def train_val_gap(model, train, val, *, max_gap: float = 0.05,
     max_gap = _checks.number("max_gap", max_gap, low=0.0, high=1.0)
     if min_train_acc is not None:
         min_train_acc = _checks.number("min_train_acc", min_train_acc, low=0.0, high=1.0)
-    was_training = model.training
-    model.eval()
-    tr = (model(Xt).argmax(1) == yt).float().mean().item()
-    va = (model(Xv).argmax(1) == yv).float().mean().item()
-    model.train(was_training)
+    with _eval_mode(model):
+        tr = (model(Xt).argmax(1) == yt).float().mean().item()
+        va = (model(Xv).argmax(1) == yv).float().mean().item()
     gap = tr - va
     msg = f"training accuracy {tr:.1%}, validation {va:.1%}: gap {gap:+.1%} (expected at most {max_gap:.0%})."
     under = min_train_acc is not None and tr < min_train_acc
