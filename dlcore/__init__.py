@@ -14,8 +14,8 @@ import random
 import numpy as np
 import torch
 
-from . import (babysit, data, ensemble, gradcheck, init, nets, nn, optim, preprocess, record,
-               regularise, search, surfaces, train, trajectory)
+from . import (augment, babysit, data, ensemble, gradcheck, init, nets, nn, optim, preprocess,
+               record, regularise, search, surfaces, train, trajectory)
 from .init import calculate_gain, init_model
 from .nets import MLP
 from .record import Recorder
@@ -85,7 +85,7 @@ def __getattr__(name):  # lazy: plotting and widgets pull in matplotlib / ipywid
 
 
 __all__ = [
-    "device", "seed", "babysit", "data", "ensemble", "gradcheck", "init", "nets", "nn", "optim",
+    "device", "seed", "augment", "babysit", "data", "ensemble", "gradcheck", "init", "nets", "nn", "optim",
     "preprocess", "record", "regularise", "search", "surfaces", "train", "trajectory",
     "plot", "widgets",
     "calculate_gain", "init_model", "MLP", "Recorder", "fit", "History",
