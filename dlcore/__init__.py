@@ -85,8 +85,8 @@ def __getattr__(name):  # lazy: plotting and widgets pull in matplotlib / ipywid
 
 
 __all__ = [
-    "device", "seed", "augment", "babysit", "data", "ensemble", "gradcheck", "init", "nets", "nn", "optim",
-    "preprocess", "record", "regularise", "search", "surfaces", "train", "trajectory",
+    "device", "seed", "augment", "babysit", "data", "ensemble", "gradcheck", "init", "nets", "nn",
+    "optim", "preprocess", "record", "regularise", "search", "surfaces", "train", "trajectory",
     "plot", "widgets",
     "calculate_gain", "init_model", "MLP", "Recorder", "fit", "History",
 ]
