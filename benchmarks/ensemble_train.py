@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
 from dlcore.data import load_mnist
-from dlcore.ensemble import Ensemble, _batch_orders, fit_ensemble
+from dlcore.ensemble import Ensemble, batch_orders, fit_ensemble
 from dlcore.train import fit
 
 TARGET = 2.0
@@ -59,7 +59,7 @@ def run_vmap(ens, train, steps, batch):
 
     batched = torch.vmap(loss_one)
     start = time.perf_counter()
-    idx = _batch_orders(X.shape[0], batch, steps, list(range(ens.k)))
+    idx = batch_orders(X.shape[0], batch, steps, list(range(ens.k)))
     for t in range(steps):
         loss = batched(params, buffers, X[idx[t]], y[idx[t]]).sum()
         opt.zero_grad(set_to_none=True)

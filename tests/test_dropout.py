@@ -96,6 +96,15 @@ def test_other_bad_arguments():
         dropout(torch.ones(3), 0.5, training=1)
     with pytest.raises(TypeError, match="generator"):
         dropout(torch.ones(3), 0.5, generator=0)
+    with pytest.raises(TypeError, match="floating-point"):
+        dropout(torch.ones(3, dtype=torch.long), 0.5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_mask_in_the_input_dtype(dtype):
+    y = dropout(torch.ones(10_000, dtype=dtype), 0.25, generator=gen())
+    assert y.dtype == dtype
+    assert set(y.unique().tolist()) == {0.0, float(torch.tensor(1 / 0.75, dtype=dtype))}
 
 
 def _net(seed=0):

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from dlcore.data import two_spirals
-from dlcore.ensemble import Ensemble, accuracy, fit_ensemble
+from dlcore.ensemble import Ensemble, EnsembleHistory, accuracy, batch_orders, fit_ensemble
 from dlcore.nets import MLP
-from dlcore.train import fit
+from dlcore.train import History, fit
 
 F64 = torch.float64
 
@@ -74,9 +74,10 @@ def test_training_together_equals_separately(dtype, tol, same_batches, opt):
     members = [ens.member(k) for k in range(K)]
     make = {"sgd": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
             "adam": lambda ps: torch.optim.Adam(ps, lr=0.01)}[opt]
-    losses = fit_ensemble(ens, (X, y), steps=steps, batch_size=32, optimizer=make(ens.parameters()),
-                          seed=10, same_batches=same_batches)
-    assert losses.shape == (steps, K)
+    hist = fit_ensemble(ens, (X, y), steps=steps, batch_size=32, optimizer=make(ens.parameters()),
+                        seed=10, same_batches=same_batches)
+    losses = hist.loss
+    assert losses.shape == (steps, K) and hist.diverged_at == [None] * K
     for k, m in enumerate(members):
         hist = fit(m, (X, y), steps=steps, batch_size=32, optimizer=make(m.parameters()),
                    seed=10 if same_batches else 10 + k, progress=False)
@@ -144,3 +145,131 @@ def test_bad_arguments():
         Ensemble.from_members([MLP([2, 3, 3], batchnorm=True)])
     with pytest.raises(TypeError, match="members"):
         Ensemble.from_members([])
+
+
+def _diverging_members(dtype=F64):
+    """Three ReLU MLPs; member 1's weights x 4 make its SGD steps blow up at lr 0.1, the others not."""
+    members = [MLP([2, 16, 1], "relu") for _ in range(3)]
+    with torch.no_grad():
+        for layer in members[1].linears:
+            layer.weight.mul_(4.0)
+    return [m.to(dtype) for m in members]
+
+
+def test_diverged_member_stopped_like_fit():
+    torch.manual_seed(0)
+    members = _diverging_members()
+    X, _ = two_spirals(64, seed=0, dtype=F64)
+    y = X[:, :1] * 3.0                                  # a regression target
+    ens = Ensemble.from_members(members)
+    hist = fit_ensemble(ens, (X, y), steps=100, batch_size=16, lr=0.1, loss="mse")
+    assert isinstance(hist, EnsembleHistory)
+    assert hist.diverged == [False, True, False]
+    d = hist.diverged_at[1]
+    assert 1 <= d < 100 and hist.loss.shape == (100, 3)
+    assert not torch.isfinite(hist.loss[d - 1, 1])      # the diverged step's own loss is kept
+    assert torch.isnan(hist.loss[d:, 1]).all()          # nothing after it
+    assert torch.isfinite(hist.loss[:, [0, 2]]).all()   # the others trained on, unharmed
+    for k, m in enumerate(members):                     # each as its own dlcore.fit run
+        ref = fit(m, (X, y), steps=100, batch_size=16, lr=0.1, loss="mse", seed=k, progress=False)
+        assert ref.diverged_at == hist.diverged_at[k]
+        for p, q in zip(ens.member(k).parameters(), m.parameters()):
+            assert torch.allclose(p, q, atol=1e-12, equal_nan=True)
+    # as a History: what plot.loss_curves labels "diverged at step k"
+    h1 = hist.member(1)
+    assert isinstance(h1, History) and h1.diverged_at == d and len(h1.loss) == d
+    assert hist.member(0).diverged_at is None and len(hist.member(0).loss) == 100
+
+
+def test_all_diverged_stops_early():
+    torch.manual_seed(0)
+    members = _diverging_members()
+    members = [members[1], members[1]]
+    X, _ = two_spirals(64, seed=0, dtype=F64)
+    hist = fit_ensemble(Ensemble.from_members(members), (X, X[:, :1] * 3.0), steps=500,
+                        batch_size=16, lr=0.1, loss="mse")
+    assert all(hist.diverged) and hist.loss.shape[0] == max(hist.diverged_at) < 500
+
+
+def test_batch_orders_are_fits_batches():
+    idx = batch_orders(10, 4, 5, [3, 4])
+    assert idx.shape == (5, 2, 4)
+    gen = torch.Generator().manual_seed(3)
+    first, second = torch.randperm(10, generator=gen), torch.randperm(10, generator=gen)
+    assert torch.equal(idx[0, 0], first[:4]) and torch.equal(idx[1, 0], first[4:8])
+    assert torch.equal(idx[2, 0], second[:4])            # the tail of 2 rows is skipped
+    with pytest.raises(ValueError, match="batch_size"):
+        batch_orders(10, 11, 5, [0])
+    with pytest.raises(TypeError, match="seeds"):
+        batch_orders(10, 2, 5, [])
+    with pytest.raises(ValueError, match=r"seeds\[1\]"):
+        batch_orders(10, 2, 5, [0, -1])
+
+
+def test_dropout_per_member():
+    ens = Ensemble([3, 200, 2], 3, "relu", dropout=[0.0, 0.5, 0.8], generator=gen(1))
+    assert ens.dropout == [0.0, 0.5, 0.8] and "dropout" in repr(ens)
+    x = torch.randn(500, 3, generator=gen())
+    # the first layer's output is what dropout acts on: compare the hidden layer directly
+    h = torch.relu(torch.baddbmm(ens.biases[0].unsqueeze(1), x.expand(3, -1, -1),
+                                 ens.weights[0].transpose(1, 2)))
+    dropped = ens._drop(h)
+    live = h > 0
+    kept = ((dropped != 0) & live).sum((1, 2)).float() / live.sum((1, 2))
+    assert torch.allclose(kept, torch.tensor([1.0, 0.5, 0.2]), atol=0.01)
+    for k, p in enumerate([0.0, 0.5, 0.8]):              # kept units scaled by 1/(1 - p)
+        sel = dropped[k] != 0
+        assert torch.allclose(dropped[k][sel], h[k][sel] / (1 - p))
+    # training mode drops, eval mode does not; member 0 (p = 0) is never touched
+    out_train = ens(x)
+    ens.eval()
+    out_eval = ens(x)
+    assert torch.equal(out_train[0], out_eval[0]) and not torch.allclose(out_train[1], out_eval[1])
+    for k in range(3):
+        m = ens.member(k)
+        assert m.dropout == ens.dropout[k]
+        assert torch.allclose(m.eval()(x), out_eval[k], atol=1e-5)
+    # probabilities and accuracy are eval-mode whatever the ensemble's mode
+    ens.train()
+    assert torch.allclose(ens.member_proba(x), out_eval.softmax(2)) and ens.training
+    # round trip through from_members keeps the rates; the generator makes the masks repeat
+    back = Ensemble.from_members([ens.member(k) for k in range(3)], generator=gen(5))
+    assert back.dropout == ens.dropout
+    a = back(x)
+    back.generator = gen(5)
+    assert torch.equal(a, back(x))
+
+
+def test_dropout_training_keeps_p0_members_exact():
+    # members without dropout train exactly as dlcore.fit trains them, whatever the others do
+    X, y = two_spirals(120, seed=0, dtype=F64)
+    ens = Ensemble([2, 16, 2], 2, seed=3, dtype=F64, dropout=[0.0, 0.5])
+    ref = ens.member(0)
+    hist = fit_ensemble(ens, (X, y), steps=50, batch_size=32, lr=0.1)
+    fit(ref, (X, y), steps=50, batch_size=32, lr=0.1, seed=0, progress=False)
+    for p, q in zip(ens.member(0).parameters(), ref.parameters()):
+        assert (p - q).abs().max().item() < 1e-12
+    assert torch.isfinite(hist.loss).all()
+
+
+@pytest.mark.parametrize("dropout, err, match", [(1.0, ValueError, "dropout"),
+                                                 ([0.1, 0.2], ValueError, "one per member"),
+                                                 ([0.1, -0.1, 0.0], ValueError, r"dropout\[1\]"),
+                                                 ("0.5", TypeError, "dropout")])
+def test_bad_dropout(dropout, err, match):
+    with pytest.raises(err, match=match):
+        Ensemble([2, 4, 2], 3, dropout=dropout)
+
+
+def test_bad_generator():
+    with pytest.raises(TypeError, match="generator"):
+        Ensemble([2, 4, 2], 3, generator=0)
+
+
+def test_dropout_in_low_precision():
+    ens = Ensemble([3, 400, 2], 2, "relu", dropout=[0.3, 0.7], generator=gen(2)).to(torch.bfloat16)
+    h = torch.ones(2, 500, 400, dtype=torch.bfloat16)
+    out = ens._drop(h)
+    assert out.dtype == torch.bfloat16
+    kept = (out != 0).float().mean((1, 2))                 # 200,000 units each: std ~0.001
+    assert torch.allclose(kept, torch.tensor([0.7, 0.3]), atol=0.006)
