@@ -30,6 +30,7 @@ import zlib
 
 import ipywidgets as W
 import numpy as np
+import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -80,6 +81,33 @@ def dropdown(description: str, options, value=None):
         raise ValueError(f"dropdown {description!r}: value {value!r} is not one of {options}")
     return W.Dropdown(options=options, value=value, description=description,
                       style={"description_width": "initial"})
+
+
+class Clicks(W.Button, W.ValueWidget):
+    """A button whose ``value`` counts its clicks: a Panel control for "draw again" actions.
+
+    ipywidgets' Button has no value, so a Panel could not observe it; here each click adds 1 to
+    ``value`` (kept in the kernel, not sent to the browser: the front end is a plain Button), and
+    ``update`` receives the count, e.g. to seed a fresh random draw. ``panel.set(name=n)`` sets it.
+    """
+
+    value = traitlets.Int(0, help="how many times the button was clicked")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.on_click(self._count)
+
+    def _count(self, _button) -> None:
+        self.value += 1
+
+
+def button(description: str, *, icon: str = "refresh", value: int = 0) -> Clicks:
+    """A button for a Panel: ``update`` gets the number of clicks so far (starting at ``value``)."""
+    if not isinstance(description, str) or not description:
+        raise ValueError(f"button needs a non-empty description; got {description!r}")
+    value = _checks.integer("value", value, low=0)
+    return Clicks(description=description, icon=icon, value=value,
+                  layout=W.Layout(width="auto"))
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
@@ -252,6 +280,8 @@ def _region(artist):
 def _sweep(control, n: int) -> list:
     """``n`` values spread over a control's range (every option of a drop-down), none repeated
     back to back, so each one really changes something."""
+    if isinstance(control, Clicks):  # n clicks
+        return [control.value + i for i in range(1, n + 1)]
     if isinstance(control, (W.Dropdown, W.RadioButtons, W.ToggleButtons, W.Select)):
         opts = [o[1] if isinstance(o, tuple) else o for o in control.options]
         return (opts * (n // len(opts) + 2))[1: n + 1]
@@ -278,4 +308,4 @@ def benchmark_all(n_values: int = 9) -> list[dict]:
     return rows
 
 
-__all__ = ["Panel", "slider", "dropdown", "png_bytes", "benchmark_all"]
+__all__ = ["Panel", "slider", "dropdown", "button", "Clicks", "png_bytes", "benchmark_all"]

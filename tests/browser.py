@@ -154,15 +154,17 @@ def run_all(page, timeout_s: float) -> float:
 def controls_with_figures(page, kind: str) -> list[tuple]:
     """(control, its input, figure image) for each control of a Panel, with the image in the same box.
 
-    kind 'slider': the input is the slider's handle; kind 'dropdown': its <select>.
+    kind 'slider': the input is the slider's handle; kind 'dropdown': its <select>; kind
+    'button' (dlcore.widgets.button): the button itself.
     """
     selector, inner = {"slider": (".widget-slider", ".noUi-handle"),
-                       "dropdown": (".widget-dropdown", "select")}[kind]
+                       "dropdown": (".widget-dropdown", "select"),
+                       "button": (".widget-button", None)}[kind]
     found = []
     for control in page.query_selector_all(f".jp-OutputArea {selector}"):
         box = control.evaluate_handle("c => c.closest('.widget-vbox')").as_element()
         img = box.query_selector("img") if box else None
-        target = control.query_selector(inner)
+        target = control if inner is None else control.query_selector(inner)
         if img and target:
             found.append((control, target, img))
     return found
@@ -198,6 +200,13 @@ def pick_next_option(page, select, img, timeout_s: float) -> float:
     n, current = select.evaluate("s => [s.options.length, s.selectedIndex]")
     page.evaluate(JS_ARM, [select, img, "change"])
     select.select_option(index=(current + 1) % n)
+    return _wait_painted(page, timeout_s)
+
+
+def click_button(page, button, img, timeout_s: float) -> float:
+    """Click the button; like :func:`move_slider` (the time runs from the mouse press)."""
+    page.evaluate(JS_ARM, [button, img, "mousedown"])
+    button.click()
     return _wait_painted(page, timeout_s)
 
 

@@ -1,10 +1,10 @@
 """The notebooks where students use them: JupyterLab in a real Chromium, Run All, move every slider.
 
 nbval proves every cell executes; this proves a student *sees* it: no error output, no widget
-that failed to display, no figure printed as "<Figure size ...>" text, and a figure that changes when its slider moves (or its drop-down
-changes). It also measures, per control, the time from the key press (or the choice) to the new
-figure being painted, and saves a screenshot of
-each executed notebook under build/browser/.
+that failed to display, no figure printed as "<Figure size ...>" text, and a figure that changes
+when its slider moves (or its drop-down changes, or its button is clicked). It also measures, per
+control, the time from the key press (the choice, the click) to the new figure being painted,
+and saves a screenshot of each executed notebook under build/browser/.
 
 Skipped (with the reason) where no Chromium or no playwright package is found; with
 DLCORE_BROWSER_TESTS=required (as .ci/run sets it) that is a failure instead. Run only these with
@@ -79,13 +79,15 @@ def test_notebook_in_browser(notebook, lab, chromium):
         assert not errors, f"{notebook.name}: cells failed in JupyterLab: {errors}"
 
         latencies = {}
-        for kind, act in [("slider", browser.move_slider), ("dropdown", browser.pick_next_option)]:
+        for kind, act in [("slider", browser.move_slider), ("dropdown", browser.pick_next_option),
+                          ("button", browser.click_button)]:
             every = page.query_selector_all(f".jp-OutputArea .widget-{kind}")
             found = browser.controls_with_figures(page, kind)
             assert len(found) == len(every), (
                 f"{notebook.name}: {len(every)} {kind}s but only {len(found)} sit beside a figure")
             for control, target, img in found:
-                label = control.query_selector(".widget-label").inner_text().strip()
+                name = control.query_selector(".widget-label") or control  # a button: its own text
+                label = name.inner_text().strip()
                 label = label if label not in latencies else f"{label} ({len(latencies) + 1})"
                 before = img.screenshot()
                 try:

@@ -306,6 +306,26 @@ def test_dropdown_bad(options, value, match):
         widgets.dropdown("d", options, value)
 
 
+def test_button_counts_clicks():
+    b = widgets.button("resample")
+    assert isinstance(b, W.Button) and isinstance(b, W.ValueWidget) and b.value == 0
+    b.click()
+    b.click()
+    assert b.value == 2
+    assert widgets.button("again", value=5).value == 5
+    assert "value" not in b.keys  # not synced: the browser sees a plain Button
+
+
+@pytest.mark.parametrize("args, kwargs, exc, match", [
+    (("",), {}, ValueError, "description"),
+    (("b",), {"value": -1}, ValueError, "value"),
+    (("b",), {"value": 1.5}, TypeError, "value"),
+])
+def test_button_bad(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        widgets.button(*args, **kwargs)
+
+
 # --------------------------------------------------------------------------------------- png_bytes
 
 def agg_figure(figsize):
@@ -520,6 +540,27 @@ def test_panel_benchmark():
     assert [r["control"] for r in rows] == ["scale", "freq"]
     assert all(r["median_ms"] > 0 and r["p95_ms"] >= r["median_ms"] and r["n"] >= 2 for r in rows)
     assert panel.values == {"scale": 1.0, "n": 1}  # settings restored
+
+
+def test_panel_button_click_updates():
+    fig, ax = plot.figure(figsize=(3, 2))
+    (line,) = ax.plot(X, np.sin(X))
+    seen = []
+
+    def update(scale, draw):
+        seen.append(draw)
+        line.set_ydata(scale * np.sin(X + draw))
+
+    panel = Panel(fig, update, animated=[line], scale=slider("scale", 0.1, 2.0, 0.1, 1.0),
+                  draw=widgets.button("resample"))
+    before = panel.image.value
+    panel.controls["draw"].click()  # a click is a change of value: one update, one redraw
+    assert seen == [0, 1] and panel.image.value != before
+    panel.set(draw=7)
+    assert seen[-1] == 7
+    rows = panel.benchmark(n_values=3)
+    assert [r["control"] for r in rows] == ["scale", "resample"] and 10 in seen  # 8, 9, 10 clicks
+    assert panel.values == {"scale": 1.0, "draw": 7}  # settings restored
 
 
 def test_benchmark_all_includes_panel(monkeypatch):
