@@ -107,7 +107,8 @@ def rotate(x: Tensor, degrees: Tensor | float, *, fill: float = 0.0) -> Tensor:
         degrees = degrees.expand(N)
     if degrees.shape != (N,):
         raise ValueError(f"degrees must be a number or a tensor of shape ({N},); got shape {tuple(degrees.shape)}")
-    a = (_on(degrees, x).to(x.dtype) * (math.pi / 180))[:, None, None]     # (N, 1, 1)
+    # cast on the tensor's own device, then move: a float64 degrees tensor cannot go to MPS as is
+    a = (_on(degrees.to(x.dtype), x) * (math.pi / 180))[:, None, None]     # (N, 1, 1)
     cos, sin = a.cos(), a.sin()
     # pixel centres in normalised coordinates (align_corners=False): u across, v down
     u = (2 * torch.arange(W, device=x.device, dtype=x.dtype) + 1) / W - 1     # (W,)

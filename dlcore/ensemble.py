@@ -86,8 +86,9 @@ class Ensemble(nn.Module):
     ``dropout``: one rate p for every member or a list of K rates. In training mode member k
     multiplies each hidden activation by m / (1 - p_k), m ~ Bernoulli(1 - p_k) per element
     (inverted dropout, as :class:`dlcore.nn.Dropout`); in eval mode nothing is dropped. The
-    masks come from ``generator`` (a ``torch.Generator`` on the parameters' device, settable
-    later as ``ens.generator``) or, if None, from torch's global generator.
+    masks come from ``generator`` (a ``torch.Generator``, settable later as ``ens.generator``;
+    fastest on the parameters' device, a CPU one also works and gives the same masks on any
+    device) or, if None, from torch's global generator.
     """
 
     def __init__(self, sizes, k: int, activation: str = "tanh", *, dropout=0.0,
@@ -157,7 +158,10 @@ class Ensemble(nn.Module):
         udtype = a.dtype if a.element_size() >= 4 else torch.float32
         keep = torch.tensor([1.0 - p for p in self.dropout], dtype=udtype, device=a.device)
         keep = keep.view(-1, 1, 1)                                # (K, 1, 1): broadcast over (n, h)
-        mask = torch.rand(a.shape, generator=self.generator, device=a.device, dtype=udtype)
+        # drawn on the generator's device, then moved: a CPU generator (or one made before
+        # ens.to(device)) gives the same masks on every device instead of a device-mismatch error
+        gdev = a.device if self.generator is None else self.generator.device
+        mask = torch.rand(a.shape, generator=self.generator, device=gdev, dtype=udtype).to(a.device)
         return a * mask.lt_(keep).div_(keep).to(a.dtype)        # 0 or 1/(1 - p_k)  (K, n, h)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -37,8 +37,13 @@ from . import _checks
 MODES = ("centre", "standardise", "whiten", "zca")
 
 
-def _working_dtype(device: torch.device) -> torch.dtype:
-    # statistics in float64 (a covariance's small eigenvalues need it); Apple's MPS has no float64
+def _working_device(device: torch.device) -> torch.device:
+    # statistics in float64 (a covariance's small eigenvalues need it). Apple's MPS has no float64
+    # (and torch < 2.13 has no eigh there): fit on the CPU, keep the statistics on MPS in float32
+    return torch.device("cpu") if device.type == "mps" else device
+
+
+def _stored_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
@@ -65,8 +70,9 @@ class Normaliser:
 
     After :meth:`fit`: ``mean`` (d,), ``std`` (d,) (``'standardise'``), ``eigenvalues`` (d,)
     (largest first) and ``eigenvectors`` (d, d) (columns, each with its largest-magnitude entry
-    positive, so that a fit is reproducible) for the whitening modes. They are kept in float64
-    (float32 on MPS) on the training data's device; :meth:`transform` uses them in the dtype and on
+    positive, so that a fit is reproducible) for the whitening modes. They are computed and kept
+    in float64 on the training data's device (on Apple's MPS, which has no float64: computed on
+    the CPU, kept on MPS in float32); :meth:`transform` uses them in the dtype and on
     the device of whatever it is given. Features lie along the last dimension.
     """
 
@@ -105,7 +111,8 @@ class Normaliser:
             raise ValueError(f"X must have at least 1 feature; got shape {tuple(X.shape)}")
         if not torch.isfinite(X).all():
             raise ValueError("X contains NaN or inf: its statistics would be NaN")
-        X = X.to(_working_dtype(X.device))
+        home = X.device
+        X = X.to(_working_device(home)).to(torch.float64)      # move, then cast: never float64 on MPS
         mean = X.mean(0)                                         # (d,)
         Xc = X - mean                                            # (n, d)
         std = eigenvalues = eigenvectors = forward = inverse = None
@@ -131,9 +138,12 @@ class Normaliser:
             if self.mode == "zca":                               # turn back to the input axes
                 forward, inverse = forward @ U.T, U @ inverse
             eigenvalues, eigenvectors = lam, U
-        self.mean, self.std = mean, std
-        self.eigenvalues, self.eigenvectors = eigenvalues, eigenvectors
-        self._forward, self._inverse = forward, inverse
+        def keep(t):  # cast, then move: never float64 on MPS
+            return None if t is None else t.to(_stored_dtype(home)).to(home)
+
+        self.mean, self.std = keep(mean), keep(std)
+        self.eigenvalues, self.eigenvectors = keep(eigenvalues), keep(eigenvectors)
+        self._forward, self._inverse = keep(forward), keep(inverse)
         return self
 
     # ------------------------------------------------------------------------------- transform

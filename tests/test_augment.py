@@ -176,3 +176,15 @@ def test_rotation_and_shift_together_equal_one_after_the_other():
     apart = random_shift(random_rotation(x, 20, fill=-0.3, generator=g2), 2, fill=-0.3, generator=g2)
     assert torch.allclose(fused, apart, atol=1e-5)
     assert torch.equal(g1.get_state(), g2.get_state())       # the same draws were used up
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_augment_on_cuda_with_cpu_generator_and_float64_degrees():
+    x = torch.rand(6, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    deg = torch.linspace(-30, 30, 6, dtype=torch.float64)        # cast before the move (MPS has no float64)
+    torch.testing.assert_close(rotate(x.cuda(), deg).cpu(), rotate(x, deg), rtol=1e-4, atol=1e-4)
+    a = augment(x.cuda(), max_shift=2, max_degrees=10, noise_std=0.1, generator=torch.Generator().manual_seed(3))
+    b = augment(x, max_shift=2, max_degrees=10, noise_std=0.1, generator=torch.Generator().manual_seed(3))
+    assert a.is_cuda
+    torch.testing.assert_close(a.cpu(), b, rtol=1e-4, atol=1e-4)

@@ -273,3 +273,15 @@ def test_dropout_in_low_precision():
     assert out.dtype == torch.bfloat16
     kept = (out != 0).float().mean((1, 2))                 # 200,000 units each: std ~0.001
     assert torch.allclose(kept, torch.tensor([0.7, 0.3]), atol=0.006)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_dropout_masks_from_a_cpu_generator_on_cuda():
+    # a CPU generator (or one set before ens.to(device)) draws on the CPU: the same masks as on the CPU
+    cpu = Ensemble([3, 64, 2], 3, "relu", dropout=[0.0, 0.5, 0.8], generator=gen(1))
+    gpu = Ensemble([3, 64, 2], 3, "relu", dropout=[0.0, 0.5, 0.8], generator=gen(1)).to("cuda")
+    x = torch.randn(50, 3, generator=gen())
+    out = gpu(x.cuda())
+    assert out.is_cuda
+    torch.testing.assert_close(out.cpu(), cpu(x), rtol=1e-4, atol=1e-5)

@@ -210,3 +210,21 @@ def test_cuda_matches_cpu(mode):
     assert Z.is_cuda and Z.dtype == torch.float32
     assert torch.allclose(Z.cpu(), cpu.transform(X), atol=1e-4)
     assert torch.allclose(cpu.transform(X.cuda()).cpu(), cpu.transform(X), atol=1e-5)   # fitted on CPU, used on GPU
+
+
+def test_mps_statistics_are_fitted_on_the_cpu_in_float64():
+    # Apple's MPS has no float64 (and torch < 2.13 no eigh there): fit on the CPU, keep float32 on MPS
+    from dlcore.preprocess import _stored_dtype, _working_device
+    assert _working_device(torch.device("mps")) == torch.device("cpu")
+    assert _stored_dtype(torch.device("mps")) == torch.float32
+    assert _working_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    assert _stored_dtype(torch.device("cuda")) == F64 and _stored_dtype(torch.device("cpu")) == F64
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_whiten_on_cuda_matches_the_cpu():
+    X = data(dtype=torch.float32)
+    cpu, gpu = Normaliser("zca").fit(X), Normaliser("zca").fit(X.cuda())
+    assert gpu.mean.is_cuda and gpu.eigenvectors.is_cuda and gpu.mean.dtype == F64
+    torch.testing.assert_close(gpu.transform(X.cuda()).cpu(), cpu.transform(X), rtol=1e-4, atol=1e-4)
