@@ -17,8 +17,8 @@ mini-batch order (``seed``) and the same number of steps; only the searched valu
 ``blowup`` times its loss at step 1: with cross-entropy a too-large rate rarely reaches inf in
 float32, it jumps to a huge loss and then sits at a bad one (dead ReLUs, saturated units), so
 the blow-up is what marks it (the learning-rate range test of Smith, 2017, and fastai's
-``lr_find`` likewise stop a run once its loss has blown up). A diverged run gets
-validation loss inf (never the best, never NaN) and its history is cut at that step, so
+``lr_find`` likewise stop a run once its loss has blown up; so does ``fit(blowup=...)``). A
+diverged run gets validation loss inf (never the best, never NaN) and its history ends there, so
 :func:`dlcore.plot.loss_curves` draws it as "diverged at step k".
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from . import _checks
-from .train import History, fit
+from .train import fit
 
 
 def log_grid(low: float, high: float, n: int) -> np.ndarray:
@@ -73,7 +73,7 @@ class SearchResult:
 
     ``val_loss[i]`` is run i's validation loss after the last step (inf if it diverged);
     ``diverged_at[i]`` the step where it diverged, else None; ``histories[i]`` its History
-    (cut at the divergence).
+    (ending at the divergence).
     """
 
     name: str
@@ -125,28 +125,6 @@ class SearchResult:
 
     def __str__(self) -> str:
         return self.table()
-
-
-def _cut(h: History, step: int) -> History:
-    """``h`` up to and including ``step``, marked as diverged there."""
-    keep = sum(1 for s in h.step if s <= step)
-    vkeep = sum(1 for s in h.val_step if s <= step)
-    return History(step=h.step[:keep], loss=h.loss[:keep], val_step=h.val_step[:vkeep],
-                   val_loss=h.val_loss[:vkeep], val_acc=h.val_acc[:vkeep],
-                   diverged_at=step, seconds=h.seconds)
-
-
-def _blowup_step(h: History, blowup: float | None) -> int | None:
-    """The first step whose loss is non-finite or above blowup x the first loss, else None."""
-    if h.diverged_at is not None:
-        return h.diverged_at
-    if blowup is None or not h.loss:
-        return None
-    limit = blowup * h.loss[0]
-    for s, v in zip(h.step, h.loss):
-        if v > limit:
-            return s
-    return None
 
 
 def search(name: str, values, make_model, train, val, *, steps: int, batch_size: int | None = 64,
@@ -201,8 +179,6 @@ def search(name: str, values, make_model, train, val, *, steps: int, batch_size:
         raise TypeError(f"fixed must be a dict of hyper-parameters; got {type(fixed).__name__}")
     if name in fixed:
         raise ValueError(f"{name!r} is searched, so it cannot also be in fixed")
-    if blowup is not None:
-        blowup = _checks.number("blowup", blowup, low=1.0, low_open=True)
     if optimizer is None:
         from .optim import SGD as optimizer
     elif not callable(optimizer):
@@ -216,13 +192,12 @@ def search(name: str, values, make_model, train, val, *, steps: int, batch_size:
         if not isinstance(model, nn.Module):
             raise TypeError(f"make_model() must return an nn.Module; got {type(model).__name__}")
         opt = optimizer(model.parameters(), **fixed, **{name: v})
+        # fit stops a run at its first inf/NaN or blown-up loss, and records the step
         h = fit(model, train, steps=steps, batch_size=batch_size, optimizer=opt, loss=loss,
-                val=val, eval_every=eval_every, seed=seed, progress=False)
-        k = _blowup_step(h, blowup)
-        if k is None and not (h.val_loss and math.isfinite(h.val_loss[-1])):
-            k = h.step[-1]   # the training loss stayed finite but the validation loss did not
-        if k is not None:
-            h = _cut(h, k)
+                val=val, eval_every=eval_every, seed=seed, blowup=blowup, progress=False)
+        if h.diverged_at is None and not (h.val_loss and math.isfinite(h.val_loss[-1])):
+            h.diverged_at = h.step[-1]   # the training loss stayed finite, the validation loss not
+        k = h.diverged_at
         histories.append(h)
         diverged_at.append(k)
         val_loss.append(math.inf if k is not None else h.val_loss[-1])

@@ -69,13 +69,16 @@ def evaluate(model: nn.Module, data, loss: str = "cross_entropy") -> tuple[float
 def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 64,
         optimizer: torch.optim.Optimizer | None = None, lr: float = 0.1,
         loss: str = "cross_entropy", val=None, eval_every: int = 50, seed: int = 0,
-        progress: bool | None = None) -> History:
+        blowup: float | None = None, progress: bool | None = None) -> History:
     """Train ``model`` for ``steps`` mini-batch steps on ``train = (X, y)``; return a History.
 
     Mini-batches are drawn by reshuffling the data every epoch with a generator seeded by
     ``seed`` (``batch_size=None``: full-batch gradient descent). ``optimizer`` defaults to plain
     SGD with ``lr``. A step whose loss is inf or NaN stops the run and is recorded in
     ``history.diverged_at``, so a caller can show "diverged at step k" instead of a broken plot.
+    ``blowup``: a step whose loss exceeds ``blowup`` times the first step's loss counts as
+    diverged too and stops the run (with cross-entropy a too-large rate seldom reaches inf: it
+    jumps to a huge loss and then sits at a bad one); None (the default): only inf/NaN.
     A tqdm bar appears for runs longer than a second (``progress=False`` hides it).
     """
     if not isinstance(model, nn.Module):
@@ -93,11 +96,14 @@ def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 6
     if val is not None:
         val = _check_pair("val", val)
     eval_every = _checks.integer("eval_every", eval_every, low=1)
+    if blowup is not None:
+        blowup = _checks.number("blowup", blowup, low=1.0, low_open=True)
 
     from tqdm.auto import tqdm  # here, not at import: the numerical core stays light
 
     gen = torch.Generator().manual_seed(_checks.integer("seed", seed, low=0))
     hist = History()
+    limit = math.inf  # blowup x the first loss, once there is one
     order, cursor = None, n
     was_training = model.training
     model.train()
@@ -120,9 +126,11 @@ def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 6
         value = value.item()
         hist.step.append(step)
         hist.loss.append(value)
-        if not math.isfinite(value):
+        if not math.isfinite(value) or value > limit:
             hist.diverged_at = step
             break
+        if step == 1 and blowup is not None:
+            limit = blowup * value
         if val is not None and (step % eval_every == 0 or step == steps):
             vl, va = evaluate(model, val, loss)
             hist.val_step.append(step)

@@ -153,6 +153,24 @@ def test_divergence_stops_val_evaluation():
     assert hist.val_step and hist.val_step[-1] < hist.diverged_at
 
 
+def test_blowup_stops_a_finite_run():
+    # lr 10 on the moons: the loss jumps far above its start but stays finite
+    train = moons(200, seed=0)
+    plain = fit(net(), train, steps=40, lr=10.0, progress=False)
+    assert plain.diverged_at is None
+    limit = 2.0 * plain.loss[0]
+    first = next(s for s, v in zip(plain.step, plain.loss) if v > limit)
+    hist = fit(net(), train, steps=40, lr=10.0, blowup=2.0, progress=False)
+    assert hist.diverged_at == first == hist.step[-1]                 # stopped at the blow-up
+    assert hist.loss == plain.loss[:first]                            # the same run until then
+
+
+@pytest.mark.parametrize("bad", [1.0, 0.5, -2])
+def test_blowup_must_exceed_one(bad):
+    with pytest.raises(ValueError, match="blowup"):
+        fit(net(), moons(100), steps=2, blowup=bad, progress=False)
+
+
 def test_history_final_loss_window():
     h = History(step=[1, 2, 3, 4], loss=[4.0, 3.0, 2.0, 1.0])
     assert h.final_loss(2) == 1.5
