@@ -38,7 +38,7 @@ from . import _checks
 from ._result import CheckResult
 from .gradcheck import gradient_check, relative_error
 from .regularise import _is_bias, l1_penalty, l2_penalty
-from .train import _check_pair
+from .train import _check_pair, fit
 
 RATIO_BAND = (1e-4, 1e-2)  # healthy ||update|| / ||w|| per step: 1e-3 within a factor of 10
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
@@ -242,17 +242,10 @@ def overfit_small(model, data, *, n: int = 20, steps: int = 200, lr: float = 0.1
     params = [p for p in net.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no parameter that requires a gradient: nothing can learn")
-    opt = _optimizer(optimizer, params, lr)
-    losses, diverged_at = [], None
-    for step in range(1, steps + 1):
-        value = F.cross_entropy(net(xb), yb)
-        losses.append(value.item())
-        if not math.isfinite(losses[-1]):
-            diverged_at = step
-            break
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        opt.step()
+    # full-batch steps; fit stops at an inf/NaN loss and records the step
+    hist = fit(net, (xb, yb), steps=steps, batch_size=None, optimizer=_optimizer(optimizer, params, lr),
+               progress=False)
+    losses, diverged_at = hist.loss, hist.diverged_at
     net.eval()
     final = acc = float("nan")
     if diverged_at is None:
