@@ -19,6 +19,7 @@ from . import (augment, babysit, data, ensemble, gradcheck, init, nets, nn, opti
 from .init import calculate_gain, init_model
 from .nets import MLP
 from .record import Recorder
+from .seeding import rng, seed_for
 from .train import History, fit
 
 __version__ = "0.1.0"
@@ -85,7 +86,8 @@ def __getattr__(name):  # lazy: plotting and widgets pull in matplotlib / ipywid
 
 
 __all__ = [
-    "device", "seed", "augment", "babysit", "data", "ensemble", "gradcheck", "init", "nets", "nn",
+    "device", "seed", "rng", "seed_for",
+    "augment", "babysit", "data", "ensemble", "gradcheck", "init", "nets", "nn",
     "optim", "preprocess", "record", "regularise", "search", "surfaces", "train", "trajectory",
     "plot", "widgets",
     "calculate_gain", "init_model", "MLP", "Recorder", "fit", "History",

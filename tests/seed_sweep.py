@@ -1,0 +1,152 @@
+"""Run notebooks at other SEEDs: the lesson checks must hold for any draw, not one lucky one.
+
+Each notebook has one code cell tagged ``parameters`` holding ``SEED = 0`` (the papermill
+convention). This module executes a notebook with a cell ``SEED = k`` injected after that one (the
+file on disk is never edited) and reports a failure as the notebook, the SEED, the cell and the
+check that failed.
+
+    python tests/seed_sweep.py                          # every notebook at SEED 0-9, 2 at a time
+    python tests/seed_sweep.py notebooks/04*.ipynb --seeds 3 7 --workers 1
+
+``tests/test_seed_sweep.py`` runs the SEEDs in ``DLCORE_SEEDS`` (``make test`` passes its SEEDS).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CELL_TIMEOUT = 300
+
+
+class LessonCheckFailed(AssertionError):
+    """A notebook failed at some SEED; the message says where and which check."""
+
+
+def parameters_cell(nb) -> int:
+    """Index of the notebook's one code cell tagged ``parameters``; a clear error when it has none."""
+    found = [i for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(found) != 1:
+        raise ValueError(f"a notebook needs exactly one code cell tagged 'parameters'; found {len(found)}")
+    return found[0]
+
+
+def with_seed(nb, seed: int):
+    """A copy of ``nb`` with ``SEED = seed`` injected after its parameters cell."""
+    import copy
+
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    at = parameters_cell(nb) + 1
+    cell = nbformat.v4.new_code_cell(f"SEED = {seed}  # injected by tests/seed_sweep.py",
+                                     metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(at, cell)
+    return nb, at
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def _failing_line(cell_source: str, traceback: list[str]) -> str:
+    """The source line the traceback points at in the failing cell (ANSI colours stripped)."""
+    import re
+
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback))
+    # ipykernel marks the failing line of the cell with an arrow: "----> 12 assert ..."
+    hits = re.findall(r"^-+> *(\d+) (.*)$", plain, flags=re.M)
+    if hits:
+        return hits[0][1].strip()
+    return ""
+
+
+def run(path, seed: int, *, timeout: int = CELL_TIMEOUT) -> float:
+    """Execute the notebook at ``path`` with SEED = ``seed``; return its run time in seconds.
+
+    Raises LessonCheckFailed naming the notebook, the SEED, the cell and the failing check.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb, injected = with_seed(nbformat.read(path, as_version=4), seed)
+    env_backup = os.environ.get("DLCORE_PRESENTER")
+    os.environ.pop("DLCORE_PRESENTER", None)  # the lesson, not the projector layout
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        index, cell = next(((i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
+            o.get("output_type") == "error" for o in c.get("outputs", []))), (None, None))
+        where, what, check = "a cell", f"{err.ename}: {_first_line(err.evalue)}", ""
+        if cell is not None:
+            error = next(o for o in cell.outputs if o.get("output_type") == "error")
+            number = index if index < injected else index - 1  # the cell's index in the file on disk
+            where = f"cell {number} (id {cell.get('id', '?')})"
+            check = _failing_line(cell.source, error.get("traceback", []))
+        msg = f"{path.name} at SEED={seed}: {where} failed: {what}"
+        if check:
+            msg += f"\n    the check: {check}"
+        raise LessonCheckFailed(msg) from None
+    finally:
+        if env_backup is not None:
+            os.environ["DLCORE_PRESENTER"] = env_backup
+    return time.perf_counter() - start
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1 2', '1,2' or '0-9' -> a list of SEEDs."""
+    seeds = []
+    for part in text.replace(",", " ").split():
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            seeds.extend(range(int(lo), int(hi) + 1))
+        else:
+            seeds.append(int(part))
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError(f"SEEDS must name non-negative integers, e.g. '1 2' or '0-9'; got {text!r}")
+    return seeds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, default=NOTEBOOKS)
+    parser.add_argument("--seeds", nargs="+", default=["0-9"])
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    seeds = parse_seeds(" ".join(args.seeds))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    jobs = [(nb, s) for nb in args.notebooks for s in seeds]
+
+    def one(job):
+        nb, s = job
+        try:
+            return nb, s, f"{run(nb, s):5.1f} s", None
+        except LessonCheckFailed as err:
+            return nb, s, "FAILED", str(err)
+
+    failures = []
+    with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        for nb, s, result, err in pool.map(one, jobs):
+            print(f"{nb.name:<48} SEED={s:<3} {result}", flush=True)
+            if err:
+                failures.append(err)
+    print(f"\n{len(jobs) - len(failures)} passed, {len(failures)} failed")
+    for err in failures:
+        print(err)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
