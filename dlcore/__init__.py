@@ -2,7 +2,7 @@
 deep networks.
 
 The numerical core (data, init, nets, record, train) imports only torch and numpy; the
-presentation layer (``dlcore.plot``, ``dlcore.widgets``) adds matplotlib and ipywidgets and is
+presentation layer (``dlcore.plot``, ``dlcore.widgets``, ``dlcore.figures``) adds matplotlib and ipywidgets and is
 imported on first use, so ``import dlcore`` stays light.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-from . import (augment, babysit, data, ensemble, gradcheck, init, nets, nn, optim, preprocess,
+from . import (augment, babysit, data, ensemble, exercise, gradcheck, init, nets, nn, optim, preprocess,
                record, regularise, search, surfaces, train, trajectory)
 from .init import calculate_gain, init_model
 from .nets import MLP
@@ -80,15 +80,15 @@ def seed(n: int = 0) -> torch.Generator:
 
 
 def __getattr__(name):  # lazy: plotting and widgets pull in matplotlib / ipywidgets
-    if name in ("plot", "widgets"):
+    if name in ("plot", "widgets", "figures"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'dlcore' has no attribute {name!r}")
 
 
 __all__ = [
     "device", "seed", "rng", "seed_for",
-    "augment", "babysit", "data", "ensemble", "gradcheck", "init", "nets", "nn",
+    "augment", "babysit", "data", "ensemble", "exercise", "gradcheck", "init", "nets", "nn",
     "optim", "preprocess", "record", "regularise", "search", "surfaces", "train", "trajectory",
-    "plot", "widgets",
+    "plot", "widgets", "figures",
     "calculate_gain", "init_model", "MLP", "Recorder", "fit", "History",
 ]

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _checks
+from .progress import Progress
 
 LOSSES = {
     "cross_entropy": F.cross_entropy,   # logits (n, C), labels (n,) int64
@@ -79,7 +80,7 @@ def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 6
     ``blowup``: a step whose loss exceeds ``blowup`` times the first step's loss counts as
     diverged too and stops the run (with cross-entropy a too-large rate seldom reaches inf: it
     jumps to a huge loss and then sits at a bad one); None (the default): only inf/NaN.
-    A tqdm bar appears for runs longer than a second (``progress=False`` hides it).
+    A progress bar appears for runs longer than a second (and vanishes at the end) (``progress=False`` hides it).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
@@ -99,8 +100,6 @@ def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 6
     if blowup is not None:
         blowup = _checks.number("blowup", blowup, low=1.0, low_open=True)
 
-    from tqdm.auto import tqdm  # here, not at import: the numerical core stays light
-
     gen = torch.Generator().manual_seed(_checks.integer("seed", seed, low=0))
     hist = History()
     limit = math.inf  # blowup x the first loss, once there is one
@@ -108,35 +107,37 @@ def fit(model: nn.Module, train, *, steps: int = 500, batch_size: int | None = 6
     was_training = model.training
     model.train()
     start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), delay=1.0, disable=(progress is False), leave=False,
-               desc="training", unit="step")
-    for step in bar:
-        if batch_size is None:
-            xb, yb = X, y
-        else:
-            if cursor + batch_size > n:  # new epoch: a fresh permutation
-                order, cursor = torch.randperm(n, generator=gen).to(X.device), 0
-            idx = order[cursor:cursor + batch_size]
-            cursor += batch_size
-            xb, yb = X[idx], y[idx]
-        value = loss_fn(model(xb), yb)
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-        value = value.item()
-        hist.step.append(step)
-        hist.loss.append(value)
-        if not math.isfinite(value) or value > limit:
-            hist.diverged_at = step
-            break
-        if step == 1 and blowup is not None:
-            limit = blowup * value
-        if val is not None and (step % eval_every == 0 or step == steps):
-            vl, va = evaluate(model, val, loss)
-            hist.val_step.append(step)
-            hist.val_loss.append(vl)
-            hist.val_acc.append(va)
-    bar.close()
+    bar = Progress(steps, "training", delay=1.0, disable=(progress is False))
+    try:
+        for step in range(1, steps + 1):
+            bar.update(step - 1)
+            if batch_size is None:
+                xb, yb = X, y
+            else:
+                if cursor + batch_size > n:  # new epoch: a fresh permutation
+                    order, cursor = torch.randperm(n, generator=gen).to(X.device), 0
+                idx = order[cursor:cursor + batch_size]
+                cursor += batch_size
+                xb, yb = X[idx], y[idx]
+            value = loss_fn(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+            value = value.item()
+            hist.step.append(step)
+            hist.loss.append(value)
+            if not math.isfinite(value) or value > limit:
+                hist.diverged_at = step
+                break
+            if step == 1 and blowup is not None:
+                limit = blowup * value
+            if val is not None and (step % eval_every == 0 or step == steps):
+                vl, va = evaluate(model, val, loss)
+                hist.val_step.append(step)
+                hist.val_loss.append(vl)
+                hist.val_acc.append(va)
+    finally:
+        bar.close()   # however the run ends (diverged, interrupted): no bar is left
     model.train(was_training)
     hist.seconds = time.perf_counter() - start
     return hist

@@ -20,6 +20,7 @@ VS Code and Colab, with no front-end extension beyond ipywidgets itself.
 """
 from __future__ import annotations
 
+import base64
 import itertools
 import math
 import numbers
@@ -183,10 +184,21 @@ class Panel:
     def values(self) -> dict:
         return {name: c.value for name, c in self.controls.items()}
 
-    def _ipython_display_(self):
-        from IPython.display import display
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """The widget view for a live kernel, plus the current figure as ``image/png``.
 
-        display(self.widget)
+        JupyterLab, Notebook 7, VS Code and Colab render the widget; a static copy of the
+        notebook (nbconvert HTML, GitHub, nbviewer, a course web page) has no widget state and
+        falls back to the image, so the figure is there too. ``text/plain`` names the panel.
+        """
+        data = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        data["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        data["text/plain"] = repr(self)
+        return data
+
+    def __repr__(self) -> str:
+        controls = ", ".join(f"{name}={_format_value(v)}" for name, v in self.values.items())
+        return f"<Panel {self.serial}: {controls}>"
 
     def _on_change(self, change):
         if self._holding:
@@ -267,6 +279,10 @@ class Panel:
             rows.append({"control": c.description or name, "median_ms": float(np.median(times)),
                          "p95_ms": float(np.percentile(times, 95)), "n": len(times)})
         return rows
+
+
+def _format_value(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else repr(v)
 
 
 def _region(artist):

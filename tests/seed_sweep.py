@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # notebook_style, run as a script too
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CELL_TIMEOUT = 300
 
@@ -68,10 +70,11 @@ def _failing_line(cell_source: str, traceback: list[str]) -> str:
     return ""
 
 
-def run(path, seed: int, *, timeout: int = CELL_TIMEOUT) -> float:
+def run(path, seed: int, *, timeout: int = CELL_TIMEOUT, export: bool = True) -> float:
     """Execute the notebook at ``path`` with SEED = ``seed``; return its run time in seconds.
 
-    Raises LessonCheckFailed naming the notebook, the SEED, the cell and the failing check.
+    Raises LessonCheckFailed naming the notebook, the SEED, the cell and the failing check, or,
+    with ``export``, what the executed notebook's static export gets wrong (:func:`export_problems`).
     """
     import nbformat
     from nbclient import NotebookClient
@@ -102,7 +105,66 @@ def run(path, seed: int, *, timeout: int = CELL_TIMEOUT) -> float:
     finally:
         if env_backup is not None:
             os.environ["DLCORE_PRESENTER"] = env_backup
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if export:
+        found = export_problems(nb, injected=injected)
+        if found:
+            raise LessonCheckFailed(f"{path.name} at SEED={seed}: its static export is wrong:\n    "
+                                    + "\n    ".join(found))
+    return seconds
+
+
+EXERCISE_UNSET = re.compile(r"^Exercise \w+: set \w+ above, then run this cell again\.$")
+
+
+def export_problems(nb, injected: int | None = None) -> list[str]:
+    """What a reader of the executed notebook's static copy (nbconvert HTML, GitHub, nbviewer:
+    no kernel, no widget state) would miss or be told too early. Empty when all is well:
+
+    - every widget output carries a static image (a Panel's figure), so no figure is lost
+      and no widget's text repr ("VBox(children=...)") is printed instead;
+    - the HTML export shows every image the outputs hold;
+    - the first figure comes after <= 40 visible code lines (tests/notebook_style.py);
+    - a self-check run before the student's predictions says only "set ... above".
+
+    injected: the index of the cell tests/seed_sweep.py added, so that cells are named by their
+    index in the file on disk.
+    """
+    import copy
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from notebook_style import TARGETS, measure
+
+    found = []
+    images = 0
+    for i, cell in enumerate(nb.cells):
+        if injected is not None and i > injected:
+            i -= 1
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            images += "image/png" in data
+            if "application/vnd.jupyter.widget-view+json" in data and "image/png" not in data:
+                found.append(f"cell {i} (id {cell.get('id')}) shows a widget with no static image: "
+                             f"{_first_line(str(data.get('text/plain', '')), 80)!r}")
+            if out.get("output_type") == "stream":
+                for line in out.get("text", "").splitlines():
+                    if line.startswith("Exercise ") and re.match(r"^Exercise \w+:", line) \
+                            and not EXERCISE_UNSET.match(line):
+                        found.append(f"cell {i} (id {cell.get('id')}) answers before a prediction: {line[:80]!r}")
+    static = copy.deepcopy(nb)
+    static.metadata.pop("widgets", None)          # as JupyterLab saves it: no widget state
+    html, _ = HTMLExporter().from_notebook_node(static)
+    shown = html.count("data:image/png;base64,")
+    if shown < images:
+        found.append(f"the HTML export shows {shown} of the {images} images in the outputs")
+    before = measure(nb)["before_figure"]
+    if before is None:
+        found.append("no figure at all")
+    elif before > TARGETS["before_figure"]:
+        found.append(f"{before} visible code lines before the first figure (target <= {TARGETS['before_figure']})")
+    return found
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -641,3 +641,29 @@ def test_style_lets_ipython_draw_figures_made_outside_pyplot(monkeypatch):
     ax.plot([0, 1])
     data, _ = shell.display_formatter.format(fig)
     assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_panel_display_carries_widget_and_static_image():
+    """A static export (nbconvert, GitHub, nbviewer) has no widget state: it shows image/png."""
+    import base64
+
+    fig, ax = plot.figure(figsize=(3, 2))
+    (line,) = ax.plot([0, 1], [0, 1])
+    panel = Panel(fig, lambda scale: line.set_ydata([0, scale]), animated=[line],
+                  scale=slider("scale", 0.1, 2.0, 0.1, 1.0))
+    data = panel._repr_mimebundle_()
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
+    png = base64.b64decode(data["image/png"])
+    assert png.startswith(b"\x89PNG") and png == panel.image.value   # the figure as last drawn
+    assert data["text/plain"] == f"<Panel {panel.serial}: scale=1>"
+    panel.set(scale=0.5)
+    assert base64.b64decode(panel._repr_mimebundle_()["image/png"]) == panel.image.value != png
+
+
+def test_panel_display_through_ipython_formatter():
+    from IPython.core.formatters import DisplayFormatter
+
+    fig, ax = plot.figure(figsize=(3, 2))
+    panel = Panel(fig, lambda scale: None, scale=slider("scale", 0.1, 2.0, 0.1, 1.0))
+    data, _ = DisplayFormatter().format(panel)
+    assert {"image/png", "application/vnd.jupyter.widget-view+json", "text/plain"} <= set(data)

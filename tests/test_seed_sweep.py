@@ -74,9 +74,64 @@ def test_a_failing_check_names_notebook_seed_and_check(tmp_path):
     ])
     path = tmp_path / "99_demo.ipynb"
     nbformat.write(nb, path)
-    run(path, 2)
+    run(path, 2, export=False)
     with pytest.raises(LessonCheckFailed) as err:
-        run(path, 3)
+        run(path, 3, export=False)
     msg = str(err.value)
     assert "99_demo.ipynb at SEED=3" in msg and "cell 1" in msg and "x must stay small" in msg
     assert "assert x < 5" in msg
+
+
+def _executed_demo(tmp_path, extra_cells):
+    import nbformat
+
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[v4.new_code_cell("SEED = 0", metadata={"tags": ["parameters"]}), *extra_cells])
+    path = tmp_path / "99_demo.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+PANEL = """import matplotlib
+from dlcore import plot, widgets
+fig, ax = plot.figure(figsize=(3, 2))
+(line,) = ax.plot([0, 1], [0, 1])
+widgets.Panel(fig, lambda s: line.set_ydata([0, s]), animated=[line], s=widgets.slider("s", 0.1, 2.0, value=1.0))"""
+
+
+def test_export_check_passes_a_panel_and_a_silent_self_check(tmp_path):
+    import nbformat
+
+    v4 = nbformat.v4
+    path = _executed_demo(tmp_path, [
+        v4.new_code_cell(PANEL),
+        v4.new_code_cell("from dlcore import exercise\nmy_k = None\nexercise.check(1, 'my_k', my_k, 8, why='k = 8')"),
+    ])
+    run(path, 0)        # a Panel carries its image; the unset prediction reveals nothing
+
+
+def test_export_check_catches_answers_and_bare_widgets(tmp_path):
+    import nbformat
+
+    v4 = nbformat.v4
+    path = _executed_demo(tmp_path, [
+        v4.new_code_cell(PANEL),
+        v4.new_code_cell("import ipywidgets as W\nW.IntSlider()"),
+        v4.new_code_cell("print('Exercise 1: set my_k (k = 8)')"),
+    ])
+    with pytest.raises(LessonCheckFailed) as err:
+        run(path, 0)
+    msg = str(err.value)
+    assert "static export is wrong" in msg
+    assert "cell 2" in msg and "widget with no static image" in msg
+    assert "cell 3" in msg and "answers before a prediction" in msg
+
+
+def test_export_check_wants_a_figure_early(tmp_path):
+    import nbformat
+
+    v4 = nbformat.v4
+    path = _executed_demo(tmp_path, [v4.new_code_cell("\n".join(f"x{i} = {i}" for i in range(45))),
+                                     v4.new_code_cell(PANEL)])
+    with pytest.raises(LessonCheckFailed, match="visible code lines before the first figure"):
+        run(path, 0)

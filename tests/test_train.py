@@ -258,3 +258,4 @@ def test_evaluate_bad_args():
         evaluate(net(), (X4, Y4[:2]))
     with pytest.raises(ValueError, match="loss"):
         evaluate(net(), (X4, Y4), loss="bogus")
+
