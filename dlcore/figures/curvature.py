@@ -1,0 +1,380 @@
+"""Notebook 03's figures and slider panels: optimiser paths on 2-D loss surfaces.
+
+    from dlcore.figures import curvature
+    curvature.paths_on_surface(ravine, {"η = 0.039": path}, title="...")       # a static figure
+    panel, shown = curvature.optimiser_panel(six_runs, ["ravine", "beale"])     # a slider panel
+
+Every function draws what the notebook computed and passes in: paths and losses, or a function
+``run(...)`` returning :class:`dlcore.trajectory.Trajectories`, which a panel calls with its
+controls' values. Nothing here trains or measures what a lesson check relies on. A panel comes
+with ``shown``, a dict of the artists the notebook's checks read back (the title, the lines).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+
+from .. import plot, surfaces, widgets
+
+OPTIMISERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+COLOURS = dict(zip(OPTIMISERS, plot.PALETTE))      # one colour per optimiser, in every figure
+LOSS_FLOOR = 1e-10                                 # the loss plots' lowest value
+
+
+def contour(ax, surface, *, levels: int = 20, n: int = 200) -> None:
+    """Grey contours of log10(f - f*) over the surface's window, a black star at its minimum."""
+    X, Y, Z = surfaces.grid(surface, n)
+    zmin = surface.min_value if surface.min_value is not None else Z.min()
+    ax.contour(X, Y, np.log10(Z - zmin + 1e-3), levels=levels, colors="grey", linewidths=1,
+               alpha=0.6, linestyles="solid")
+    if surface.minimum:
+        ax.plot(*surface.minimum, marker="*", color="black", markersize=16, linestyle="none")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+
+
+def paths_on_surface(surface, paths: dict, *, title: str, xlim=None, ylim=None, colour=COLOURS["sgd"]):
+    """One panel per path {panel title: (n, 2) array}, each over the surface's contours."""
+    fig, axes = plot.figure(1, len(paths), figsize=(6 * len(paths), 4.5))
+    for ax, (label, path) in zip(np.atleast_1d(axes), paths.items()):
+        contour(ax, surface)
+        path = np.asarray(path)
+        ax.plot(path[:, 0], path[:, 1], marker="o", markersize=4, color=colour)
+        ax.set_title(label)
+        if xlim:
+            ax.set_xlim(*xlim)
+        if ylim:
+            ax.set_ylim(*ylim)
+    fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def lr_sweep(fractions, final_loss, diverged, *, title: str, steps: int = 1500):
+    """Loss after ``steps`` steps against eta / (2 / lambda_max): converged runs as dots, diverged ones
+    as crosses along the top."""
+    fractions, final_loss = np.asarray(fractions), np.asarray(final_loss, dtype=float)
+    diverged = np.asarray(diverged, dtype=bool)
+    fig, ax = plot.figure(figsize=(9, 4.4))
+    ok = ~diverged
+    low = max(float(final_loss[ok].min()) if ok.any() else 1e-12, 1e-300)
+    top = 1e4
+    ax.plot(fractions[ok], final_loss[ok], "o", color=COLOURS["sgd"], markersize=8, label="converged: its final loss")
+    ax.plot(fractions[diverged], np.full(diverged.sum(), top), "x", color=plot.PALETTE[3], markersize=12,
+            mew=3, label="diverged")
+    ax.axvline(1, color="black", linestyle="--", linewidth=1.5)
+    ax.text(1.02, low, "η = 2/λmax", fontsize="small", va="bottom")
+    ax.set_yscale("log")
+    ax.set_ylim(low / 1e3, top * 1e3)
+    ax.set_xlabel("learning rate η, in units of 2/λmax")
+    ax.set_ylabel(f"loss after {steps:,} steps")
+    ax.legend(loc="center right")
+    ax.set_title(title)
+    return fig
+
+
+def _verdict(gd, max_steps: int) -> str:
+    if gd.diverged[0]:
+        return f"diverged at step {gd.diverged_at[0]}"
+    n = int(gd.steps_to(1e-6)[0])
+    return f"reaches 1e-6 in {n} steps" if n >= 0 else f"not at 1e-6 after {max_steps} steps"
+
+
+def gd_newton_panel(run, *, max_steps: int, kappa: float = 50.0, lr_frac: float = 0.5):
+    """Section 2's panel: GD and Newton on the ravine, sliders for kappa, eta and the steps shown.
+
+    run(kappa, lr_frac) -> (surface, gd, newton): the ravine, GD's Trajectories (one run at
+    eta = lr_frac * 2 / lambda_max) and Newton's (2, 2) path. Returns (panel, shown).
+    """
+    fig, (ax_path, ax_loss) = plot.figure(1, 2, figsize=(12, 4.8), width_ratios=[1.2, 1])
+    background = ax_path.imshow(np.zeros((120, 120)), extent=(-5, 5, -5, 5), origin="lower",
+                                cmap="Greys", vmin=-3, vmax=3, aspect="auto")
+    (gd_path,) = ax_path.plot([], [], marker="o", markersize=3, color=COLOURS["sgd"], label="gradient descent")
+    (newton_path,) = ax_path.plot([], [], marker="s", markersize=9, color=COLOURS["adam"], label="Newton")
+    ax_path.plot(0, 0, marker="*", color="black", markersize=16, linestyle="none")
+    ax_path.set_xlim(-5, 5)
+    ax_path.set_ylim(-5, 5)
+    ax_path.grid(False)
+    ax_path.set_xlabel("x")
+    ax_path.set_ylabel("y")
+    ax_path.legend(loc="upper right")
+    (gd_loss,) = ax_loss.plot([], [], color=COLOURS["sgd"], label="gradient descent")
+    (newton_loss,) = ax_loss.plot([], [], marker="s", color=COLOURS["adam"], label="Newton")
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylim(1e-12, 1e4)
+    ax_loss.set_xlim(0, max_steps)
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend(loc="upper right")
+    title = fig.suptitle(" ", fontweight="bold")
+
+    @functools.lru_cache(maxsize=128)
+    def log_surface(kappa):
+        _, _, Z = surfaces.grid(surfaces.ravine(condition=kappa), 120)
+        return np.log10(Z + 1e-3)
+
+    def update(kappa, lr_frac, steps):
+        s, gd, newton = run(kappa, lr_frac)
+        background.set_data(log_surface(kappa))
+        path = gd.path(0)[: steps + 1]
+        gd_path.set_data(path[:, 0], path[:, 1])
+        gd_loss.set_data(np.arange(len(path)), np.clip(gd.loss(0)[: steps + 1], 1e-12, None))
+        newton = np.asarray(newton)
+        newton_path.set_data(newton[:, 0], newton[:, 1])
+        newton_loss.set_data([0, 1], np.clip([s.f(torch.as_tensor(p)).item() for p in newton], 1e-12, None))
+        title.set_text(f"κ = {kappa:.0f}, η = {lr_frac:.2f} × 2/λmax\n"
+                       f"gradient descent {_verdict(gd, max_steps)}; Newton: 1 step")
+
+    panel = widgets.Panel(
+        fig, update, animated=[background, gd_path, newton_path, gd_loss, newton_loss, title],
+        kappa=widgets.slider("condition number κ", 1.0, 1000.0, 0.1, kappa, log=True),
+        lr_frac=widgets.slider("η / (2/λmax)", 0.05, 1.2, 0.01, lr_frac),
+        steps=widgets.slider("steps", 1, max_steps, 1, max_steps),
+    )
+    return panel, {"title": title, "lines": [gd_path, newton_path, gd_loss, newton_loss]}
+
+
+def momentum_figure(weights, surface, thetas, lookaheads, *, k: int = 6):
+    """Momentum's weights mu^k (left); step k + 1 of Nesterov as look-ahead then gradient step (right)."""
+    fig, (ax_w, ax_n) = plot.figure(1, 2, figsize=(12, 4.4), width_ratios=[1, 1.4])
+    ax_w.bar(np.arange(40), np.asarray(weights)[:40], color=COLOURS["momentum"])
+    ax_w.set_xlabel("k (steps ago)")
+    ax_w.set_ylabel("weight μᵏ of $g_{t-k}$")
+    ax_w.set_title("momentum's weights μᵏ")
+    contour(ax_n, surface)
+    ax_n.plot(thetas[: k + 2, 0], thetas[: k + 2, 1], marker="o", color=COLOURS["nesterov"], label="θ (Nesterov)")
+    th, la = thetas[k], lookaheads[k]
+    ax_n.annotate("", xy=la, xytext=th, arrowprops=dict(arrowstyle="->", color="black", lw=2.5))
+    ax_n.annotate("", xy=thetas[k + 1], xytext=la, arrowprops=dict(arrowstyle="->", color=COLOURS["adam"], lw=2.5))
+    ax_n.text(*la, "  look-ahead θ + μv", fontsize="small", va="bottom")
+    ax_n.set_xlim(th[0] - 0.6, th[0] + 0.9)
+    ax_n.set_ylim(-0.4, 0.6)
+    ax_n.set_title("Nesterov: look ahead, then step")
+    fig.suptitle("Momentum averages past gradients; Nesterov steps from the look-ahead point\n"
+                 "(black arrow: the momentum step μv; blue: the gradient step taken there)", fontweight="bold")
+    return fig
+
+
+def adaptive_figure(effective, surface, paths: dict, ratio):
+    """AdaGrad's per-coordinate rate (left), paths on the pathological-curvature surface (middle),
+    Adam's uncorrected / corrected step against the step t = 1, 2, ... (right)."""
+    effective, ratio = np.asarray(effective), np.asarray(ratio)
+    fig, (ax_a, ax_p, ax_b) = plot.figure(1, 3, figsize=(14, 4.6), width_ratios=[1, 1.3, 1])
+    ax_a.plot(effective[:, 0], label="x (curvature 1)", color=COLOURS["adagrad"])
+    ax_a.plot(effective[:, 1], label="y (curvature 50)", color=COLOURS["adagrad"], linestyle="--")
+    ax_a.set_yscale("log")
+    ax_a.set_xlabel("step")
+    ax_a.set_ylabel("η / (√r + δ)")
+    ax_a.legend()
+    ax_a.set_title("AdaGrad's rate only shrinks")
+    contour(ax_p, surface)
+    for name, path in paths.items():
+        ax_p.plot(*np.asarray(path).T, color=COLOURS[name], label=name)
+    ax_p.legend(loc="lower left")
+    ax_p.set_title("pathological curvature")
+    t = np.arange(1, len(ratio) + 1)
+    ax_b.plot(t, ratio, color=COLOURS["adam"])
+    ax_b.axhline(1, color="grey", lw=1)
+    ax_b.set_xlabel("step t")
+    ax_b.set_ylabel("uncorrected / corrected step")
+    ax_b.set_title("why Adam corrects its bias")
+    return fig
+
+
+def floor_of(surface) -> float:
+    """f* of a surface: its minimum value, or the infimum it approaches (0 if neither is known)."""
+    return surface.min_value if surface.min_value is not None else surface.params.get("infimum", 0.0)
+
+
+_BACKGROUNDS: dict = {}
+
+
+def _background(surface):
+    """log10(f - f* + 1e-3) on a 150 x 150 grid, once per surface (its name and parameters)."""
+    key = (surface.name, repr(sorted(surface.params.items())))
+    if key not in _BACKGROUNDS:
+        _, _, Z = surfaces.grid(surface, 150)
+        _BACKGROUNDS[key] = np.log10(Z - floor_of(surface) + 1e-3)
+    return _BACKGROUNDS[key]
+
+
+def _paths_figure(names, max_steps: int):
+    """Paths over the surface (left), f - f* per step (right), one legend below both."""
+    fig, (ax_p, ax_l) = plot.figure(1, 2, figsize=(12, 5.4), width_ratios=[1.1, 1])
+    art = {"background": ax_p.imshow(np.zeros((150, 150)), origin="lower", cmap="Greys", vmin=-3, vmax=4,
+                                     aspect="auto", extent=(0, 1, 0, 1)),
+           "minimum": ax_p.plot([], [], marker="*", color="black", markersize=16, linestyle="none")[0],
+           "title": fig.suptitle(" ", fontweight="bold"), "ax_path": ax_p}
+    for name in names:
+        art[name] = (ax_p.plot([], [], color=COLOURS[name], lw=2.5, label=name)[0],
+                     ax_p.plot([], [], marker="x", color=COLOURS[name], markersize=14, mew=3)[0],
+                     ax_l.plot([], [], color=COLOURS[name], label=name)[0])
+    ax_p.grid(False)
+    ax_p.set_xlabel("x")
+    ax_p.set_ylabel("y")
+    fig.legend(handles=[art[n][0] for n in names], loc="outside lower center", ncols=len(names))
+    ax_l.set_yscale("log")
+    ax_l.set_ylim(LOSS_FLOOR, 1e4)
+    ax_l.set_xlim(0, max_steps)
+    ax_l.set_xlabel("step")
+    ax_l.set_ylabel("f − f*")
+    moving = [a for n in names for a in art[n]] + [art["title"]]   # the background and star are static
+    return fig, art, moving
+
+
+def _set_surface(art, surface, logz) -> None:
+    """Move the static part (background, window, star) to a new surface: a full redraw follows."""
+    (x0, x1), (y0, y1) = surface.window
+    art["background"].set_data(logz)
+    art["background"].set_extent((x0, x1, y0, y1))
+    art["ax_path"].set_xlim(x0, x1)
+    art["ax_path"].set_ylim(y0, y1)
+    m = surface.minimum
+    art["minimum"].set_data(*([[m[0]], [m[1]]] if m else [[], []]))
+
+
+def _show_runs(art, res, names, steps, floor) -> dict:
+    """Draw each run up to ``steps``; return {name: f - f* at the end shown, inf if diverged}."""
+    summary = {}
+    for i, name in enumerate(names):
+        path_line, cross, loss_line = art[name]
+        end = min(res.end(i), steps)
+        path, loss = res.path(i)[: end + 1], res.loss(i)[: end + 1]
+        path_line.set_data(path[:, 0], path[:, 1])
+        loss_line.set_data(np.arange(len(loss)), np.clip(loss - floor, LOSS_FLOOR, 1e4))
+        diverged = bool(res.diverged[i]) and res.diverged_at[i] <= steps
+        cross.set_data(*([[path[-1, 0]], [path[-1, 1]]] if diverged else [[], []]))
+        summary[name] = math.inf if diverged else float(loss[-1] - floor)
+    return summary
+
+
+def gap_text(value: float) -> str:
+    """f - f* for a title: '3.2e-04', or '< 1e-10' below the plot's floor."""
+    return f"< {LOSS_FLOOR:.0e}" if value < LOSS_FLOOR else f"{value:.1e}"
+
+
+class _PanelPerSurface(widgets.Panel):
+    """A Panel that keeps one static background per surface shown.
+
+    A new surface moves the static part of the figure (the background image, the ticks, the star),
+    which costs a full redraw (``update`` returns True). Coming back to a surface seen before
+    restores its cached background instead and redraws only the animated artists, as any other
+    control does. ``key()`` names the surface on show. (A candidate for dlcore.widgets.Panel.)
+    """
+
+    def __init__(self, fig, update, *, key, **kwargs):
+        self._key, self._backgrounds = key, {}
+        super().__init__(fig, update, **kwargs)
+
+    def refresh(self, full: bool = False) -> None:
+        k = self._key()
+        if full and k in self._backgrounds:
+            self._background, full = self._backgrounds[k], False
+            for a in self.animated:       # the cached picture holds none of them: redraw them all
+                a.stale = True
+        super().refresh(full)
+        if full:
+            self._backgrounds[k] = self._background
+
+
+def optimiser_panel(run, surface_names, *, max_steps: int, surface: str = "ravine", lr_plain: float = 0.02,
+                    lr_adaptive: float = 0.1, mu: float = 0.9, beta2: float = 0.99):
+    """Section 4's panel: the six optimisers of :data:`OPTIMISERS` on one surface.
+
+    run(surface, lr_plain, lr_adaptive, mu, beta2) -> Trajectories with one run per optimiser,
+    in the order of OPTIMISERS. A surface shown for the first time redraws the whole figure (its
+    ticks move); after that, and for the other controls, only the paths, curves and title are
+    redrawn. Returns (panel, shown).
+    """
+    fig, art, moving = _paths_figure(OPTIMISERS, max_steps)
+    last = {"surface": None}
+
+    def update(surface, lr_plain, lr_adaptive, mu, beta2, steps):
+        res = run(surface, lr_plain, lr_adaptive, mu, beta2)
+        new_surface = surface != last["surface"]
+        if new_surface:
+            _set_surface(art, res.surface, _background(res.surface))
+            last["surface"] = surface
+        summary = _show_runs(art, res, OPTIMISERS, steps, floor_of(res.surface))
+        finite = {k: v for k, v in summary.items() if math.isfinite(v)}
+        text = f"{surface}, {steps} steps\n"
+        if finite:
+            best = min(finite, key=finite.get)
+            text += f"lowest f − f*: {best} ({gap_text(finite[best])})"
+        else:
+            text += "all diverged"
+        gone = [k for k, v in summary.items() if not math.isfinite(v)]
+        art["title"].set_text(text + (f"; diverged: {', '.join(gone)}" if gone and finite else ""))
+        return new_surface
+
+    panel = _PanelPerSurface(
+        fig, update, key=lambda: last["surface"], animated=moving,
+        surface=widgets.dropdown("surface", list(surface_names), surface),
+        lr_plain=widgets.slider("η: SGD, momentum, Nesterov", 1e-4, 1.0, 0.05, lr_plain, log=True),
+        lr_adaptive=widgets.slider("η: AdaGrad, RMSprop, Adam", 1e-3, 1.0, 0.05, lr_adaptive, log=True),
+        mu=widgets.slider("μ (momentum) = β1 (Adam)", 0.0, 0.99, 0.01, mu),
+        beta2=widgets.slider("α (RMSprop) = β2 (Adam)", 0.5, 0.999, 0.001, beta2),
+        steps=widgets.slider("steps", 1, max_steps, 1, max_steps),
+    )
+    return panel, {"title": art["title"], "lines": [a for a in moving if hasattr(a, "get_xydata")]}
+
+
+def noisy_panel(run, names, *, sigma: float, max_steps: int, batch: int = 16, lr_plain: float = 0.01,
+                lr_adaptive: float = 0.05, tail: int = 50):
+    """Section 5's panel: noisy gradients on one surface, a slider for the mini-batch size m.
+
+    run(batch, lr_plain, lr_adaptive) -> Trajectories, one run per name (optimisers of
+    :data:`OPTIMISERS`), gradients with noise sigma / sqrt(m). The title gives each one's mean loss
+    over its last ``tail`` steps shown. Returns (panel, shown).
+    """
+    names = list(names)
+    fig, art, moving = _paths_figure(names, max_steps)
+    placed = {"surface": False}
+
+    def update(batch, lr_plain, lr_adaptive, steps):
+        res = run(batch, lr_plain, lr_adaptive)
+        first = not placed["surface"]
+        if first:
+            _set_surface(art, res.surface, _background(res.surface))
+            placed["surface"] = True
+        _show_runs(art, res, names, steps, floor_of(res.surface))
+        means = [res.loss(i)[max(0, steps - tail): steps + 1].mean() for i in range(len(names))]
+        art["title"].set_text(f"batch {batch}: noise σ/√m = {sigma / math.sqrt(batch):.2g}\nloss over the last "
+                              f"{tail} steps: " + ", ".join(f"{n} {v:.1g}" for n, v in zip(names, means)))
+        return first
+
+    panel = widgets.Panel(
+        fig, update, animated=moving,
+        batch=widgets.slider("batch size m", 1, 1024, 1, batch),
+        lr_plain=widgets.slider("η: SGD, momentum", 1e-3, 0.04, 0.05, lr_plain, log=True),
+        lr_adaptive=widgets.slider("η: Adam", 1e-3, 1.0, 0.05, lr_adaptive, log=True),
+        steps=widgets.slider("steps", 1, max_steps, 1, max_steps),
+    )
+    return panel, {"title": art["title"], "lines": [a for a in moving if hasattr(a, "get_xydata")]}
+
+
+def schedules_figure(rates: dict, mean_losses: dict, *, title: str):
+    """Each schedule's eta_t (left) and the mean loss of its noisy runs per step (right)."""
+    fig, (ax_s, ax_l) = plot.figure(1, 2, figsize=(12, 4.4))
+    for i, name in enumerate(rates):
+        colour = plot.PALETTE[i]
+        ax_s.plot(np.asarray(rates[name]), color=colour, label=name.replace("_", " "))
+        ax_l.plot(np.asarray(mean_losses[name]), color=colour, label=name.replace("_", " "))
+    ax_s.set_xlabel("step t")
+    ax_s.set_ylabel("learning rate $η_t$")
+    ax_s.legend()
+    ax_s.set_title("schedules")
+    ax_l.set_yscale("log")
+    ax_l.set_xlabel("step t")
+    ax_l.set_ylabel("mean loss, 200 noisy runs")
+    ax_l.legend()
+    ax_l.set_title("noisy SGD on the ravine")
+    fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+__all__ = ["OPTIMISERS", "COLOURS", "contour", "paths_on_surface", "lr_sweep", "gd_newton_panel",
+           "momentum_figure", "adaptive_figure", "floor_of", "gap_text", "optimiser_panel", "noisy_panel",
+           "schedules_figure"]

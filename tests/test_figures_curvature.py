@@ -1,0 +1,163 @@
+"""dlcore.figures.curvature: notebook 03's figures and panels draw what they are given, legibly."""
+import functools
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from dlcore import plot, surfaces, trajectory  # noqa: E402
+from dlcore.figures import curvature  # noqa: E402
+from dlcore.widgets import Panel  # noqa: E402
+
+STEPS = 30
+
+
+@pytest.fixture(autouse=True)
+def _style():
+    with matplotlib.rc_context():
+        plot.style(presenter=False)
+        yield
+
+
+def _finite(lines):
+    return all(np.isfinite(line.get_xydata()).all() for line in lines)
+
+
+@functools.lru_cache(maxsize=None)
+def _six(surface, lr_plain, lr_adaptive, mu, beta2):
+    settings = [("sgd", {"lr": lr_plain}), ("momentum", {"lr": lr_plain, "momentum": mu}),
+                ("nesterov", {"lr": lr_plain, "momentum": mu}), ("adagrad", {"lr": lr_adaptive}),
+                ("rmsprop", {"lr": lr_adaptive, "alpha": beta2}),
+                ("adam", {"lr": lr_adaptive, "betas": (mu, beta2)})]
+    return trajectory.run(surfaces.get(surface), settings, steps=STEPS)
+
+
+def test_paths_on_surface_one_panel_per_path():
+    ravine = surfaces.ravine(condition=50)
+    path = np.array([[-4.0, 1.0], [-3.0, -0.5], [0.0, 0.0]])
+    fig = curvature.paths_on_surface(ravine, {"a": path, "b": path[:2]}, title="t", xlim=(-5, 5), ylim=(-2, 2))
+    assert isinstance(fig, Figure)
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    assert axes[0].get_xlim() == (-5, 5) and axes[0].get_ylim() == (-2, 2)
+    assert fig._suptitle.get_text() == "t"
+
+
+def test_lr_sweep_marks_each_diverged_run():
+    fractions = np.array([0.5, 0.9, 1.1, 1.5])
+    fig = curvature.lr_sweep(fractions, [1e-20, 1e-40, 1e30, np.inf], [False, False, True, True], title="t")
+    ax = fig.get_axes()[0]
+    dots, crosses = ax.get_lines()[:2]
+    assert len(dots.get_xdata()) == 2 and len(crosses.get_xdata()) == 2
+    assert ax.get_ylim()[0] <= 1e-40 < 1e4 <= ax.get_ylim()[1]      # every point inside the axes
+    assert _finite([dots, crosses])
+
+
+def test_gd_newton_panel_names_divergence_and_stays_finite():
+    @functools.lru_cache(maxsize=None)
+    def run(kappa, lr_frac):
+        s = surfaces.ravine(condition=kappa)
+        gd = trajectory.run(s, [("sgd", {"lr": lr_frac * 2 / s.params["lambda_max"]})], steps=STEPS)
+        g = s.grad(torch.tensor(s.start, dtype=torch.float64)).reshape(2)
+        H = s.hessian(torch.tensor(s.start, dtype=torch.float64)).reshape(2, 2)
+        newton = torch.tensor(s.start, dtype=torch.float64) - torch.linalg.solve(H, g)
+        return s, gd, np.stack([np.array(s.start), newton.numpy()])
+
+    panel, shown = curvature.gd_newton_panel(run, max_steps=STEPS)
+    assert isinstance(panel, Panel) and panel.image.value[:4] == b"\x89PNG"
+    assert "Newton: 1 step" in shown["title"].get_text()
+    panel.set(kappa=50.0, lr_frac=1.1)
+    assert "diverged at step" in shown["title"].get_text() and _finite(shown["lines"])
+    panel.set(lr_frac=0.5)
+    assert "diverged" not in shown["title"].get_text()
+
+
+def test_optimiser_panel_ticks_follow_the_surface_and_title_is_readable():
+    names = ["ravine", "rosenbrock", "plateau"]
+    panel, shown = curvature.optimiser_panel(_six, names, max_steps=STEPS)
+    ax_path = panel.fig.get_axes()[0]
+    for name in names:
+        panel.set(surface=name)
+        (x0, x1), (y0, y1) = surfaces.get(name).window
+        assert ax_path.get_xlim() == (x0, x1) and ax_path.get_ylim() == (y0, y1)
+        assert len(ax_path.get_xticks()) > 2 and len(ax_path.get_yticks()) > 2    # the path plot has ticks
+        assert _finite(shown["lines"])
+        assert "e-1" not in shown["title"].get_text().replace("1e-10", "")         # no '(8e-53)'
+    panel.set(surface="ravine", lr_plain=0.05, steps=STEPS)                          # above 2/lambda_max
+    assert "diverged: sgd" in shown["title"].get_text()
+
+
+def test_optimiser_panel_redraws_fully_only_for_a_new_surface():
+    panel, _ = curvature.optimiser_panel(_six, ["ravine", "plateau"], max_steps=STEPS)
+    assert not panel.update(**{**panel.values, "lr_plain": 0.01})
+    assert panel.update(**{**panel.values, "surface": "plateau"}) is True
+    panel.set(surface="ravine")
+    panel.set(surface="plateau")                         # both drawn once
+    draws = []
+    panel.fig.canvas.draw = lambda: draws.append(1)      # a full redraw would call it
+    panel.set(surface="ravine")                          # seen before: its cached background
+    panel.set(surface="plateau")
+    assert draws == []
+
+
+def test_gap_text():
+    assert curvature.gap_text(8e-53) == "< 1e-10"
+    assert curvature.gap_text(3.2e-4) == "3.2e-04"
+
+
+def test_noisy_panel_title_reports_each_tail():
+    ravine = surfaces.ravine(condition=50)
+
+    @functools.lru_cache(maxsize=None)
+    def run(batch, lr_plain, lr_adaptive):
+        settings = [("sgd", {"lr": lr_plain}), ("adam", {"lr": lr_adaptive})]
+        return trajectory.run(ravine, settings, steps=STEPS, noise=2.0 / np.sqrt(batch), seed=0)
+
+    panel, shown = curvature.noisy_panel(run, ["sgd", "adam"], sigma=2.0, max_steps=STEPS, tail=10)
+    panel.set(batch=64)
+    text = shown["title"].get_text()
+    assert text.startswith("batch 64: noise σ/√m = 0.25\n") and "sgd" in text and "adam" in text
+    assert _finite(shown["lines"])
+
+
+def test_static_figures_draw():
+    ravine = surfaces.ravine(condition=50)
+    thetas = np.cumsum(np.full((10, 2), 0.05), axis=0) + np.array(ravine.start)
+    figs = [
+        curvature.momentum_figure(0.9 ** np.arange(100), ravine, thetas, thetas + 0.01),
+        curvature.adaptive_figure(np.full((20, 2), 0.1), surfaces.pathological_curvature(),
+                                  {"sgd": thetas, "adam": thetas}, np.linspace(3, 1, 50)),
+        curvature.schedules_figure({"constant": np.full(50, 0.03)}, {"constant": np.linspace(1, 0.1, 50)}, title="t"),
+    ]
+    for fig in figs:
+        fig.canvas.draw()
+        assert all(_finite(ax.get_lines()) for ax in fig.get_axes())
+
+
+def test_numerical_core_never_imports_the_figures():
+    code = "import sys, dlcore, dlcore.trajectory, dlcore.surfaces, dlcore.optim; " \
+           "print(any(m.startswith('dlcore.figures.') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_optimiser_panel_back_on_a_surface_draws_the_same_picture():
+    from io import BytesIO
+
+    from PIL import Image
+
+    def pixels(panel):
+        return np.asarray(Image.open(BytesIO(panel.image.value)).convert("RGBA"))
+
+    panel, _ = curvature.optimiser_panel(_six, ["ravine", "plateau"], max_steps=STEPS)
+    panel.set(surface="plateau")
+    panel.set(surface="ravine", lr_plain=0.01)          # back on the ravine: its cached background
+    fresh, _ = curvature.optimiser_panel(_six, ["ravine", "plateau"], max_steps=STEPS, lr_plain=0.01)
+    assert np.array_equal(pixels(panel), pixels(fresh))
