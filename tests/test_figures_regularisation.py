@@ -1,0 +1,155 @@
+"""dlcore.figures.regularisation: notebook 06's figures draw what they are given, and its panels say
+what they show (``panel.state``) after every move."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from dlcore import plot, widgets
+from dlcore.figures import regularisation as R
+
+G = np.linspace(0, 2 * np.pi, 41)
+
+
+@pytest.fixture(autouse=True)
+def house_style():
+    plot.style(presenter=False)
+    yield
+    plot.style(presenter=False)
+
+
+def _points():
+    x = np.linspace(0.1, 6.0, 12)
+    return x, np.sin(x)
+
+
+def _fits(n_settings, n_sets=5):
+    # setting i: every set's fit is sin + i * (set-dependent wiggle), so the spread grows with i
+    wiggle = np.arange(n_sets)[:, None] * np.cos(G)[None, :]
+    return np.array([np.sin(G) + 0.1 * i * wiggle for i in range(n_settings)])      # (L, S, G)
+
+
+def _tri(line_like_ax):
+    """(x, y) of the triangle markers drawn on an axes' edges."""
+    return [(ln.get_marker(), ln.get_ydata()) for ln in line_like_ax.lines if ln.get_marker() in ("v", "^")
+            and len(ln.get_xdata())]
+
+
+def test_06_log_curve_marks_values_beyond_the_range_on_the_edge():
+    fig, ax = plot.figure()
+    ax.set_yscale("log")
+    values = np.array([1e-1, 1e-3, 1e-6, 1e-8, 1e-9, 1e2, 1e5])
+    line = R._log_curve(ax, np.arange(7), values, 1e-4, 1e3, color="C0", label="v")
+    shown = line.get_ydata()
+    assert shown[0] == 1e-1 and shown[1] == 1e-3
+    assert shown[2] == 1e-4 and np.isnan(shown[3])           # joined to the floor where it leaves, then gone,
+    assert shown[4] == 1e-4 and shown[5] == 1e2              # joined from the floor where it comes back
+    assert shown[6] == 1e3                                   # and to the ceiling
+    marks = dict(_tri(ax))
+    assert list(marks["v"]) == [1e-4] * 3 and list(marks["^"]) == [1e3]
+    assert not np.any(np.asarray(shown)[np.isfinite(shown)] < 1e-4)
+
+
+def test_06_three_fits_titles_name_each_degree_and_its_training_error():
+    x, y = _points()
+    fig = R.three_fits(x, y, G, {1: G * 0, 3: np.sin(G), 25: np.sin(G)}, {1: 0.5, 3: 0.04, 25: 0.001})
+    assert isinstance(fig, Figure)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["degree 1: training error 0.500", "degree 3: training error 0.040",
+                      "degree 25: training error 0.001"]
+
+
+def test_06_degree_panel_shows_the_selected_fits_and_reports_them():
+    x, y = _points()
+    fits = _fits(26)
+    errors = {"training error": np.geomspace(1, 1e-3, 26), "test error (new points)": np.geomspace(0.1, 1e12, 26),
+              "bias²": np.geomspace(1, 1e-18, 26), "variance": np.geomspace(1e-3, 1e12, 26)}
+    panel = R.degree_panel(x, y, G, fits, errors, noise=0.04, best_degree=3)
+    assert isinstance(panel, widgets.Panel) and panel.image.value
+    assert panel.state["degree"] == 1 and np.array_equal(panel.state["fits"], fits[1])
+    panel.set(degree=25)
+    assert panel.state["degree"] == 25 and np.array_equal(panel.state["fits"], fits[25])
+    ax_fit, ax_err = panel.fig.axes
+    assert "degree 25" in ax_fit.get_title()
+    drawn = np.array([ln.get_ydata() for ln in ax_fit.lines if len(ln.get_ydata()) == len(G)][1:])  # not sin x
+    assert any(np.array_equal(d, fits[25][0]) for d in drawn)
+    # bias² below the floor and the test error above the ceiling are marked, not lost
+    kinds = {m for m, _ in _tri(ax_err)}
+    assert kinds == {"v", "^"}
+    assert ax_err.get_ylim() == pytest.approx((1e-4, 1e3))
+
+
+def test_06_ridge_panel_snaps_to_the_nearest_lambda():
+    x, y = _points()
+    lams = 10.0 ** np.arange(-10, 1.01, 0.25)
+    fits = _fits(len(lams))
+    coef = np.geomspace(1e3, 1e-2, len(lams))[:, None] * np.ones((1, 26))
+    errors = {"expected test error": np.geomspace(1e5, 0.5, len(lams)), "bias²": np.geomspace(1e-3, 0.5, len(lams)),
+              "variance": np.geomspace(1e5, 1e-3, len(lams)), "training error (set 0)": np.full(len(lams), 0.01)}
+    panel = R.ridge_panel(x, y, G, lams, fits, coef, errors, noise=0.04, best_lam=1e-2)
+    assert panel.state["i"] == 0
+    panel.set(lam=1.1e-2)
+    i = panel.state["i"]
+    assert lams[i] == pytest.approx(1e-2) and np.array_equal(panel.state["fits"], fits[i])
+    assert panel.fig.axes[0].get_title().startswith("λ = 1e-02: test error")
+    assert f"{np.linalg.norm(coef[i, 1:]):.2g}" in panel.fig.axes[1].get_title()
+
+
+def test_06_threshold_figure_draws_the_given_steps():
+    v = np.linspace(-1, 1, 21)
+    step = np.sign(v) * np.maximum(np.abs(v) - 0.2, 0)
+    fig = R.threshold_figure(v, step, step, 0.8 * v, 0.2)
+    ax = fig.axes[0]
+    ys = [ln.get_ydata() for ln in ax.lines]
+    assert any(np.array_equal(y_, step) for y_ in ys) and any(np.allclose(y_, 0.8 * v) for y_ in ys)
+
+
+def test_06_penalty_panel_selects_the_member_and_greys_cut_off_pixels():
+    rng = np.random.default_rng(0)
+    k_nets, lams = 5, np.array([1e-3, 1e-2])
+    first = rng.normal(0, 0.05, (k_nets, 4, 784))
+    first[4, :, :100] = 0                                      # member 4 cuts off the first 100 pixels
+    pixel_mag = np.abs(first).mean(1).reshape(k_nets, 28, 28)
+    zero_frac = (first == 0).mean((1, 2))
+    members = {"L2 (weight decay)": [1, 2], "L1 (soft-threshold)": [3, 4]}
+    panel = R.penalty_panel(first, pixel_mag, zero_frac, np.full(k_nets, 0.9), lams, members,
+                            value=("L1 (soft-threshold)", 1e-2))
+    assert panel.state == {"penalty": "L1 (soft-threshold)", "lam": 1e-2, "k": 4}
+    shown = panel.fig.axes[1].images[0].get_array()
+    assert np.ma.getmaskarray(shown).reshape(-1)[:100].all() and not np.ma.getmaskarray(shown).reshape(-1)[100:].any()
+    panel.set(penalty="L2 (weight decay)", lam=1e-3)
+    assert panel.state["k"] == 1
+    assert panel.fig.subfigs[0]._suptitle.get_text().startswith("L2 (weight decay), λ = 1e-03: 0% of weights")
+
+
+def test_06_early_stopping_augmentation_figures():
+    steps = np.arange(20, 1001, 20)
+    curve = {"step": steps, "train": np.geomspace(2, 0.05, 50), "val": 1 + (steps / 1000 - 0.2) ** 2}
+    fig = R.early_stopping_figure(curve, 200, 1.0, 400, 10)
+    assert "step 200" in fig.axes[0].get_title()
+    imgs = np.zeros((5, 1, 28, 28))
+    fig = R.augment_examples({"original": imgs[:1], "shift": imgs}, 3)
+    assert len(fig.axes) == 10 and fig._suptitle.get_text().endswith("a 3 is still a 3")
+    train = np.tile(np.linspace(0.9, 1.0, 12)[:, None], (1, 4))
+    val = train - np.array([0.1, 0.1, 0.05, 0.05])
+    fig = R.augmentation_figure(np.arange(100, 1201, 100), train, val, 2)
+    assert [ax.get_title() for ax in fig.axes] == ["original images: final gap 10.0 points",
+                                                   "augmented images: final gap 5.0 points"]
+
+
+def test_06_presenter_mode_builds_every_panel():
+    plot.style(presenter=True)
+    x, y = _points()
+    errors = {"training error": np.ones(26), "test error (new points)": np.ones(26),
+              "bias²": np.ones(26), "variance": np.ones(26)}
+    panel = R.degree_panel(x, y, G, _fits(26), errors, noise=0.04, best_degree=3)
+    assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_06_numerical_core_does_not_import_the_figures():
+    code = ("import sys, dlcore, dlcore.regularise, dlcore.augment, dlcore.ensemble, dlcore.train; "
+            "print(any(m.startswith('dlcore.figures') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
