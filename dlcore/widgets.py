@@ -149,9 +149,18 @@ class Panel:
     animated: the artists ``update`` changes; they are redrawn over a cached background, in the
     order given (so list an image before the points and lines that sit on it: a static artist
     would be covered by an animated one). Leave it empty to redraw the whole figure every time.
+    background_key: for a control that switches between a few static pictures (a drop-down of
+    surfaces whose image and ticks differ): a callable naming the picture on show. The first
+    full redraw of each picture is cached under its name; coming back to it restores that cache
+    and redraws only the animated artists (~1 ms instead of a full draw). The name must cover
+    everything static: two states with one name must differ only in their animated artists.
+
+    The layout (``layout="constrained"``) is solved once, at the first draw, then frozen: a title
+    that later grows a second line is cut off, so give a title its final number of lines from the
+    start.
     """
 
-    def __init__(self, fig: Figure, update, *, animated=(), **controls):
+    def __init__(self, fig: Figure, update, *, animated=(), background_key=None, **controls):
         if not isinstance(fig, Figure):
             raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
         if not callable(update):
@@ -168,6 +177,11 @@ class Panel:
         FigureCanvasAgg(fig)  # render off-screen, whatever backend the notebook uses
         self.fig, self.update, self.controls = fig, update, dict(controls)
         self.animated = list(animated)
+        if background_key is not None and not callable(background_key):
+            raise TypeError(f"background_key must be callable; got {type(background_key).__name__}")
+        if background_key is not None and not self.animated:
+            raise ValueError("background_key caches backgrounds for the animated artists; pass animated=[...]")
+        self.background_key, self._backgrounds = background_key, {}
         self._background = None
         self._holding = False
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
@@ -231,7 +245,14 @@ class Panel:
         ``update`` left alone costs nothing.
         """
         canvas = self.fig.canvas
-        if full or self._background is None or not self.animated:
+        key = self.background_key() if self.background_key is not None else None
+        cached = full and key is not None and key in self._backgrounds
+        if cached:
+            # a static picture drawn before: restore all of it, then every animated artist
+            self._background = self._backgrounds[key]
+            canvas.restore_region(self._background)
+            redraw = self.animated
+        elif full or self._background is None or not self.animated:
             for a in self.animated:
                 a.set_animated(True)
             canvas.draw()  # skips animated artists
@@ -239,6 +260,8 @@ class Panel:
                 # the layout is settled; solving it again on every draw costs ~20-50 ms
                 self.fig.set_layout_engine("none")
             self._background = canvas.copy_from_bbox(self.fig.bbox) if self.animated else None
+            if key is not None:
+                self._backgrounds[key] = self._background
             redraw = self.animated
         else:
             changed = {id(r): r for r in (_region(a) for a in self.animated if a.stale)}

@@ -667,3 +667,42 @@ def test_panel_display_through_ipython_formatter():
     panel = Panel(fig, lambda scale: None, scale=slider("scale", 0.1, 2.0, 0.1, 1.0))
     data, _ = DisplayFormatter().format(panel)
     assert {"image/png", "application/vnd.jupyter.widget-view+json", "text/plain"} <= set(data)
+
+
+def test_background_key_restores_a_picture_seen_before():
+    """A drop-down between static pictures: coming back to one reuses its cached background and
+    gives the same pixels as a fresh full draw."""
+    fig, ax = plot.figure(figsize=(3, 2))
+    (line,) = ax.plot([0, 1], [0, 1])
+    shown = {"ylim": None}
+    draws = []
+
+    def update(top, scale):
+        line.set_ydata([0, scale])
+        if top != shown["ylim"]:
+            ax.set_ylim(0, top)
+            shown["ylim"] = top
+            return True
+
+    panel = Panel(fig, update, animated=[line], background_key=lambda: shown["ylim"],
+                  top=widgets.dropdown("top", [1.0, 2.0]), scale=slider("scale", 0.1, 1.0, 0.1, 0.5))
+    real_draw = fig.canvas.draw
+    fig.canvas.draw = lambda: (draws.append(1), real_draw())[1]
+    panel.set(top=2.0)                     # new picture: one full draw
+    panel.set(top=1.0, scale=0.8)          # seen before: no draw
+    assert len(draws) == 1
+    cached = panel.image.value
+    fig.canvas.draw = real_draw
+    fresh = Panel(fig, update, animated=[line], top=widgets.dropdown("top", [1.0, 2.0]),
+                  scale=slider("scale", 0.1, 1.0, 0.1, 0.8))
+    assert fresh.image.value == cached
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    ({"background_key": "surface", "animated": [None]}, TypeError, "background_key must be callable"),
+    ({"background_key": lambda: 0}, ValueError, "animated"),
+])
+def test_background_key_bad_arguments(kw, err, match):
+    fig, ax = plot.figure(figsize=(3, 2))
+    with pytest.raises(err, match=match):
+        Panel(fig, lambda s: None, s=slider("s", 0, 1), **kw)

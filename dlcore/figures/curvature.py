@@ -255,30 +255,6 @@ def gap_text(value: float) -> str:
     return f"< {LOSS_FLOOR:.0e}" if value < LOSS_FLOOR else f"{value:.1e}"
 
 
-class _PanelPerSurface(widgets.Panel):
-    """A Panel that keeps one static background per surface shown.
-
-    A new surface moves the static part of the figure (the background image, the ticks, the star),
-    which costs a full redraw (``update`` returns True). Coming back to a surface seen before
-    restores its cached background instead and redraws only the animated artists, as any other
-    control does. ``key()`` names the surface on show. (A candidate for dlcore.widgets.Panel.)
-    """
-
-    def __init__(self, fig, update, *, key, **kwargs):
-        self._key, self._backgrounds = key, {}
-        super().__init__(fig, update, **kwargs)
-
-    def refresh(self, full: bool = False) -> None:
-        k = self._key()
-        if full and k in self._backgrounds:
-            self._background, full = self._backgrounds[k], False
-            for a in self.animated:       # the cached picture holds none of them: redraw them all
-                a.stale = True
-        super().refresh(full)
-        if full:
-            self._backgrounds[k] = self._background
-
-
 def optimiser_panel(run, surface_names, *, max_steps: int, surface: str = "ravine", lr_plain: float = 0.02,
                     lr_adaptive: float = 0.1, mu: float = 0.9, beta2: float = 0.99):
     """Section 4's panel: the six optimisers of :data:`OPTIMISERS` on one surface.
@@ -309,8 +285,8 @@ def optimiser_panel(run, surface_names, *, max_steps: int, surface: str = "ravin
         art["title"].set_text(text + (f"; diverged: {', '.join(gone)}" if gone and finite else ""))
         return new_surface
 
-    panel = _PanelPerSurface(
-        fig, update, key=lambda: last["surface"], animated=moving,
+    panel = widgets.Panel(
+        fig, update, background_key=lambda: last["surface"], animated=moving,
         surface=widgets.dropdown("surface", list(surface_names), surface),
         lr_plain=widgets.slider("η: SGD, momentum, Nesterov", 1e-4, 1.0, 0.05, lr_plain, log=True),
         lr_adaptive=widgets.slider("η: AdaGrad, RMSprop, Adam", 1e-3, 1.0, 0.05, lr_adaptive, log=True),
