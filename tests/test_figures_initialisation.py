@@ -1,0 +1,126 @@
+"""dlcore.figures.initialisation: notebook 02's figures draw what they are given; curves that leave
+a panel's range are named at its edge; the explorer reads its numbers from the snapshot."""
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from dlcore import plot, widgets
+from dlcore.figures import initialisation
+from dlcore.train import History
+
+LAYERS = 10
+CASES = [("N(0, σ²)", 1.0), ("N(0, σ²)", 0.01), ("He normal", 1.0)]
+LABELS = {("N(0, σ²)", 1.0): "N(0, 1)", ("N(0, σ²)", 0.01): "N(0, 0.01²)", ("He normal", 1.0): "He normal"}
+
+
+@pytest.fixture(autouse=True)
+def _style():
+    with matplotlib.rc_context():
+        plot.style(presenter=False)
+        yield
+
+
+def entry(var, grad, share, kind="saturated"):
+    return {"var": list(var), "grad_norm": list(grad), kind: list(share)}
+
+
+def make_table():
+    k = np.arange(LAYERS)
+    table = {}
+    for act in ("tanh", "relu"):
+        kind = "dead" if act == "relu" else "saturated"
+        # N(0, 1) explodes going up, and its gradient coming down; N(0, 0.01²) collapses, its gradient vanishes
+        table[act, "N(0, σ²)", 1.0] = entry(10.0 ** (2 * k), 10.0 ** (9 - k), np.full(LAYERS, 0.9), kind)
+        table[act, "N(0, σ²)", 0.01] = entry(10.0 ** (-2 * k), 10.0 ** (k - 9), np.zeros(LAYERS), kind)
+        table[act, "He normal", 1.0] = entry(np.linspace(1.0, 0.5, LAYERS), np.ones(LAYERS), np.zeros(LAYERS), kind)
+    return table
+
+
+def texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def test_layer_histograms_one_row_per_condition_with_notes():
+    rows = {"a": [np.random.default_rng(0).uniform(-1, 1, 500) for _ in range(4)],
+            "b": [torch.linspace(-0.5, 0.5, 300) for _ in range(3)]}
+    fig = initialisation.layer_histograms(rows, notes={"a": ["1%", "2%", "3%", "4%"]}, titles={"a": "row a"})
+    top, bottom = fig.subfigs
+    assert top._suptitle.get_text() == "row a" and bottom._suptitle.get_text() == "b"
+    assert texts(top.axes[2]) == ["3%"]
+    assert not bottom.axes[3].get_visible()                   # b has 3 layers: the fourth axes is hidden
+    heights = top.axes[0].patches[0].get_path().vertices[:, 1]
+    assert heights.max() == pytest.approx(1.0)                 # scaled to its own peak
+
+
+def test_histogram_scales_to_peak_and_clamps():
+    counts = initialisation._histogram(np.array([-5.0, 0.1, 0.2, 5.0]), -1, 1, 4)
+    assert counts.max() == 1 and counts[0] > 0 and counts[-1] > 0      # the outliers land in the end bins
+    assert np.allclose(initialisation._histogram(torch.tensor([-5.0, 0.1, 0.2, 5.0]), -1, 1, 4), counts)
+
+
+def test_signal_figure_range_follows_the_kept_curve_and_names_the_others():
+    fig = initialisation.signal_figure(make_table(), CASES, ["tanh", "relu"], labels=LABELS, title="finding")
+    ax = fig.subfigs[0].axes[0]
+    lo, hi = ax.get_ylim()
+    assert lo == pytest.approx(0.05) and hi == pytest.approx(10.0)      # He's 0.5..1, padded 10x each way
+    notes = texts(ax)
+    assert any(n.startswith("↑ N(0, 1) 1e+18 (L10)") for n in notes)
+    assert any(n.startswith("↓ N(0, 0.01²) 1e-18 (L10)") for n in notes)
+    assert fig.subfigs[0]._suptitle.get_text() == "finding"
+    assert fig.subfigs[1].axes[1].get_title() == "relu: dead %"
+    share = fig.subfigs[1].axes[0].get_lines()[0].get_ydata()
+    assert np.allclose(share, 90)                                       # fractions drawn as %
+
+
+def test_gradient_figure_names_a_vanishing_gradient_on_the_right():
+    fig = initialisation.gradient_figure(make_table(), CASES, ["tanh"], labels=LABELS)
+    ax = fig.axes[0]
+    notes = {t.get_text(): t.get_ha() for t in ax.texts}
+    assert notes == {"↑ N(0, 1) 1e+09 (L1)": "right", "↓ N(0, 0.01²) 1e-09 (L1)": "right"}
+    assert ax.get_ylabel() == "gradient norm ‖∂C/∂z‖"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(LABELS.values())
+
+
+def test_training_curves_name_a_diverged_run():
+    ok = History(step=[1, 2, 3], loss=[2.3, 1.0, 0.5])
+    bad = History(step=[1, 2, 3], loss=[2.3, 50.0, float("inf")], diverged_at=3)
+    fig = initialisation.training_curves({"relu": {"He normal": ok, "N(0, 1)": bad}}, title="t")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["He normal", "N(0, 1) (diverged at step 3)"]
+    assert fig.axes[0].get_lines()[0].get_color() == initialisation.colour("He normal")
+
+
+def fake_snapshot(calls):
+    def snapshot(activation, scheme, sigma, depth, width, show):
+        calls.append((activation, scheme, sigma, depth, width, show))
+        values = [torch.randn(64, 8) * (k + 1) for k in range(depth)]
+        return dict(values=values, var=[1.0 + k for k in range(depth)], grad_norm=[2.0] * depth,
+                    bad=[float(10 * k) for k in range(depth)])
+    return snapshot
+
+
+def test_explorer_state_and_titles_follow_the_snapshot():
+    calls = []
+    panel, state = initialisation.explorer(fake_snapshot(calls), activations=["tanh", "relu"],
+                                           schemes=["N(0, σ²)", "He normal"], max_depth=6)
+    assert isinstance(panel, widgets.Panel)
+    assert calls[-1] == ("tanh", "N(0, σ²)", 1.0, 6, 256, "activations")
+    assert state["var"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and state["bad"][-1] == 50.0
+    panel.set(activation="relu", scheme="He normal", depth=3, show="gradients")
+    assert calls[-1][:4] == ("relu", "He normal", 1.0, 3)
+    title_bottom = panel.fig.subfigs[1]._suptitle.get_text()
+    assert title_bottom.startswith("variance ×3 from layer 1 to 3") and title_bottom.endswith("20% dead")
+    bars = panel.fig.subfigs[0].axes
+    assert bars[2].patches[0].get_visible() and not bars[3].patches[0].get_visible()
+    assert "image/png" in panel._repr_mimebundle_()
+
+
+def test_numerical_core_does_not_import_the_figures():
+    code = ("import sys, dlcore; import dlcore.init, dlcore.nets, dlcore.record, dlcore.train; "
+            "print('dlcore.figures.initialisation' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
