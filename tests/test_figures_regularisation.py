@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from dlcore import plot, widgets
@@ -86,8 +87,8 @@ def test_06_ridge_panel_snaps_to_the_nearest_lambda():
     lams = 10.0 ** np.arange(-10, 1.01, 0.25)
     fits = _fits(len(lams))
     coef = np.geomspace(1e3, 1e-2, len(lams))[:, None] * np.ones((1, 26))
-    errors = {"expected test error": np.geomspace(1e5, 0.5, len(lams)), "bias²": np.geomspace(1e-3, 0.5, len(lams)),
-              "variance": np.geomspace(1e5, 1e-3, len(lams)), "training error (set 0)": np.full(len(lams), 0.01)}
+    errors = {"test error": np.geomspace(1e5, 0.5, len(lams)), "bias²": np.geomspace(1e-3, 0.5, len(lams)),
+              "variance": np.geomspace(1e5, 1e-3, len(lams)), "training error": np.full(len(lams), 0.01)}
     panel = R.ridge_panel(x, y, G, lams, fits, coef, errors, noise=0.04, best_lam=1e-2)
     assert panel.state["i"] == 0
     panel.set(lam=1.1e-2)
@@ -117,8 +118,10 @@ def test_06_penalty_panel_selects_the_member_and_greys_cut_off_pixels():
     panel = R.penalty_panel(first, pixel_mag, zero_frac, np.full(k_nets, 0.9), lams, members,
                             value=("L1 (soft-threshold)", 1e-2))
     assert panel.state == {"penalty": "L1 (soft-threshold)", "lam": 1e-2, "k": 4}
-    shown = panel.fig.axes[1].images[0].get_array()
-    assert np.ma.getmaskarray(shown).reshape(-1)[:100].all() and not np.ma.getmaskarray(shown).reshape(-1)[100:].any()
+    shown = np.asarray(panel.fig.axes[1].images[0].get_array()).reshape(784, 4)   # RGBA bytes per pixel
+    grey = np.array(to_rgba(R.CUT_OFF)) * 255
+    is_grey = np.all(np.abs(shown - grey) <= 1, axis=1)
+    assert is_grey[:100].all() and not is_grey[100:].any()
     panel.set(penalty="L2 (weight decay)", lam=1e-3)
     assert panel.state["k"] == 1
     assert panel.fig.subfigs[0]._suptitle.get_text().startswith("L2 (weight decay), λ = 1e-03: 0% of weights")
@@ -139,13 +142,36 @@ def test_06_early_stopping_augmentation_figures():
                                                    "augmented images: final gap 5.0 points"]
 
 
-def test_06_presenter_mode_builds_every_panel():
-    plot.style(presenter=True)
-    x, y = _points()
-    errors = {"training error": np.ones(26), "test error (new points)": np.ones(26),
-              "bias²": np.ones(26), "variance": np.ones(26)}
-    panel = R.degree_panel(x, y, G, _fits(26), errors, noise=0.04, best_degree=3)
-    assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+def _inside(fig):
+    """Every axis label, title and legend lies within the figure (nothing cut off at an edge)."""
+    r = fig.canvas.get_renderer()
+    w, h = fig.bbox.width, fig.bbox.height
+    boxes = []
+    for ax in fig.axes:
+        boxes += [ax.xaxis.label.get_window_extent(r), ax.yaxis.label.get_window_extent(r),
+                  ax.title.get_window_extent(r)]
+        if ax.get_legend() is not None:
+            boxes.append(ax.get_legend().get_window_extent(r))
+    return all(b.x0 >= -1 and b.x1 <= w + 1 and b.y0 >= -1 and b.y1 <= h + 1 for b in boxes if b.width > 0)
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_06_panels_fit_their_figure(presenter):
+    plot.style(presenter=presenter)
+    x, y = np.linspace(0.1, 6.0, 30), np.sin(np.linspace(0.1, 6.0, 30))
+    errors = {"training error": np.geomspace(1, 1e-3, 26), "test error (new points)": np.geomspace(0.1, 1e12, 26),
+              "bias²": np.geomspace(1, 1e-18, 26), "variance": np.geomspace(1e-3, 1e12, 26)}
+    panel = R.degree_panel(x, y, G, _fits(26, 21), errors, noise=0.04, best_degree=3)
+    assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n" and _inside(panel.fig)
+    lams = 10.0 ** np.arange(-10, 1.01, 0.25)
+    ridge_errors = {"test error": np.geomspace(1e5, 0.5, 45), "bias²": np.geomspace(1e-3, 0.5, 45),
+                    "variance": np.geomspace(1e5, 1e-3, 45), "training error": np.full(45, 0.01)}
+    panel = R.ridge_panel(x, y, G, lams, _fits(45, 21), np.ones((45, 26)), ridge_errors, noise=0.04, best_lam=1e-2)
+    assert _inside(panel.fig)
+    first = np.random.default_rng(0).normal(0, 0.05, (5, 4, 784))
+    panel = R.penalty_panel(first, np.abs(first).mean(1).reshape(5, 28, 28), np.zeros(5), np.full(5, 0.9),
+                            np.array([1e-3, 1e-2]), {"L2 (weight decay)": [1, 2], "L1 (soft-threshold)": [3, 4]})
+    assert _inside(panel.fig)
 
 
 def test_06_numerical_core_does_not_import_the_figures():

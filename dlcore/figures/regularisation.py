@@ -108,12 +108,12 @@ def degree_panel(x, y, x_grid, fits, errors: dict, *, noise: float, best_degree:
     """
     fits = _as_array(fits)
     degrees = np.arange(fits.shape[0])
-    fig, axes = plot.figure(1, 2, figsize=(14, 5.6))
+    fig, axes = plot.figure(1, 2, figsize=(14, 4.8))
     ax = axes[0]
     _fit_axes(ax, x, y, x_grid)
     others, fit0 = _spread_lines(ax, x_grid, fits[value], "fit to set 0")
     ax.plot([], [], color=SKY, lw=2, label=f"fits to {fits.shape[1] - 1} other sets")
-    _legend_below(ax)
+    _legend_below(ax)                       # inside, the moving fits would be drawn over it
     fit_title = ax.set_title(" ")
 
     ax = axes[1]
@@ -121,15 +121,15 @@ def degree_panel(x, y, x_grid, fits, errors: dict, *, noise: float, best_degree:
     for name, values in errors.items():
         _log_curve(ax, degrees, values, floor, ceiling, color=colours.get(name), label=name,
                    marker="o", ms=4)
-    ax.axhline(noise, color="grey", ls=":", lw=2, label="noise σ²")
-    ax.plot([], [], "kv", ls="none", ms=8, label="beyond the chart")
+    ax.axhline(noise, color="grey", ls=":", lw=2)
+    ax.text(degrees[-1], noise * 1.15, "noise σ²", color="dimgrey", ha="right", va="bottom", fontsize="small")
     marker = ax.axvline(value, color="black", lw=1.5)
     ax.set_yscale("log")
     ax.set_ylim(floor, ceiling)
     ax.set_xlim(0, degrees[-1])
     ax.set_xlabel("polynomial degree")
     ax.set_ylabel("mean squared error")
-    _legend_below(ax, ncols=3)
+    ax.legend(loc="upper left", fontsize="small")             # the errors are small at low degrees
     ax.set_title(f"Lowest test error at degree {best_degree}")
     fig.suptitle("Training error always falls with the degree; test error does not", fontweight="bold")
     bias2, var = _as_array(errors["bias²"]), _as_array(errors["variance"])
@@ -152,8 +152,8 @@ def ridge_panel(x, y, x_grid, lams, fits, coef, errors: dict, *, noise: float, b
     """The ridge slider over lambda (log scale, snapping to the nearest of ``lams``).
 
     fits (L, S, G) as in :func:`degree_panel`, one row per lambda; coef (L, P): set 0's
-    coefficients, drawn as |c_k| bars (c_0 first, not penalised); errors: {name: (L,) array}
-    drawn against lambda. ``panel.state``: the index i and lambda shown, and the fits drawn.
+    coefficients, drawn as |c_k| bars (c_0 first, not penalised); errors: {"test error" (expected),
+    "bias²", "variance", "training error" (set 0): (L,) arrays} drawn against lambda. ``panel.state``: the index i and lambda shown, and the fits drawn.
     """
     lams, fits, coef = _as_array(lams), _as_array(fits), _as_array(coef)
     norm = np.linalg.norm(coef[:, 1:], axis=1)
@@ -178,7 +178,7 @@ def ridge_panel(x, y, x_grid, lams, fits, coef, errors: dict, *, noise: float, b
     coef_title = ax.set_title(" ")
 
     ax = axes[2]
-    colours = {"expected test error": RED, "bias²": BLUE, "variance": GREEN, "training error (set 0)": ORANGE}
+    colours = {"test error": RED, "bias²": BLUE, "variance": GREEN, "training error": ORANGE}
     for name, values in errors.items():
         _log_curve(ax, lams, values, floor, ceiling, color=colours.get(name), label=name)
     ax.axhline(noise, color="grey", ls=":", lw=2, label="noise σ²")
@@ -188,10 +188,10 @@ def ridge_panel(x, y, x_grid, lams, fits, coef, errors: dict, *, noise: float, b
     ax.set_ylim(floor, ceiling)
     ax.set_xlabel("λ")
     ax.set_ylabel("mean squared error")
-    _legend_below(ax)
+    ax.legend(loc="upper right", fontsize="small")          # the variance is large only at the left
     ax.set_title(f"best λ ≈ {best_lam:.0e}")
     fig.suptitle("L2 on the degree-25 fit: a larger λ trades variance for bias", fontweight="bold")
-    test = _as_array(errors["expected test error"])
+    test = _as_array(errors["test error"])
     state = {}
 
     def update(lam):
@@ -254,7 +254,9 @@ def penalty_panel(first_layer, pixel_mag, zero_frac, val_acc, lams, members: dic
     ax.legend(loc="upper left", fontsize="small")
     ax = axes[0][1]
     cmap = mpl.colormaps["magma"].with_extremes(bad=CUT_OFF)
-    image = ax.imshow(_cut_off(pixel_mag[0]), cmap=cmap, vmin=0, vmax=float(pixel_mag[0].max()))
+    norm = mpl.colors.Normalize(0, float(pixel_mag[0].max()))
+    pixels = [cmap(norm(_cut_off(m)), bytes=True) for m in pixel_mag]    # (28, 28, 4) each: colour once, not per move
+    image = ax.imshow(pixels[0], interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -279,7 +281,7 @@ def penalty_panel(first_layer, pixel_mag, zero_frac, val_acc, lams, members: dic
         k = members[penalty][j]
         bars.set_data(hist[k], edges)
         bars.set_facecolor(colours[penalty])
-        image.set_data(_cut_off(pixel_mag[k]))
+        image.set_data(pixels[k])
         dot.set_data([lams[j]], [100 * zero_frac[k]])
         titles[0].set_text(f"{penalty}, λ = {lams[j]:.0e}: {100 * zero_frac[k]:.0f}% of weights exactly 0, "
                            f"validation accuracy {100 * val_acc[k]:.1f}%")
