@@ -5,7 +5,8 @@ learning process") check, in order:
 
 1. the gradient: a central-difference numerical gradient against the analytic one
    (:func:`gradient_check`, from :mod:`dlcore.gradcheck`, re-exported here);
-2. the loss at initialisation: about log(C) for C classes with a softmax output
+2. the loss at initialisation: about log(K) for K classes with a softmax output (the lectures
+   write log C; here C is the cost)
    (:func:`initial_loss_check`);
 3. that switching regularisation on raises the loss (:func:`regularisation_check`);
 4. that the model can overfit a handful of examples with regularisation off
@@ -96,10 +97,10 @@ def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 
 @torch.no_grad()
 def initial_loss_check(model, data, n_classes: int | None = None, *, rtol: float = 0.25) -> CheckResult:
-    r"""The cross-entropy of a freshly initialised classifier on ``data = (X, y)`` against log(C).
+    r"""The cross-entropy of a freshly initialised classifier on ``data = (X, y)`` against log(K).
 
-    With small initial logits the softmax gives every class about 1/C, so the loss is
-    -log(1/C) = log(C) (2.30 for C = 10). Passes when |loss - log C| <= ``rtol`` log C.
+    With small initial logits the softmax gives every class about 1/K, so the loss is
+    -log(1/K) = log(K) (2.30 for K = 10 classes). Passes when |loss - log K| <= ``rtol`` log K.
     Far above: the logits start large, the network is confidently wrong (weights initialised at
     too large a scale); far below: it already knows the answers (trained already, or the labels
     leak into the inputs). ``n_classes`` defaults to the model's output width.
@@ -111,19 +112,19 @@ def initial_loss_check(model, data, n_classes: int | None = None, *, rtol: float
     with _eval_mode(model):
         logits = model(X)
     if logits.dim() != 2:
-        raise ValueError(f"the model must output logits of shape (n, C); got shape {tuple(logits.shape)}")
+        raise ValueError(f"the model must output logits of shape (n, K); got shape {tuple(logits.shape)}")
     width = logits.shape[1]
-    C = width if n_classes is None else _checks.integer("n_classes", n_classes, low=2)
-    if C != width:
-        raise ValueError(f"n_classes is {C} but the model outputs {width} logits per example")
-    if C < 2:
-        raise ValueError(f"a softmax classifier needs at least 2 classes; the model outputs {C}")
+    K = width if n_classes is None else _checks.integer("n_classes", n_classes, low=2)
+    if K != width:
+        raise ValueError(f"n_classes is {K} but the model outputs {width} logits per example")
+    if K < 2:
+        raise ValueError(f"a softmax classifier needs at least 2 classes; the model outputs {K}")
     loss = F.cross_entropy(logits.float(), y).item()
-    expected = math.log(C)
+    expected = math.log(K)
     std = logits.float().std().item()
     low, high = expected * (1 - rtol), expected * (1 + rtol)
     passed = math.isfinite(loss) and low <= loss <= high
-    msg = (f"loss at initialisation {loss:.4g}, expected log({C}) = {expected:.3f} "
+    msg = (f"loss at initialisation {loss:.4g}, expected log({K}) = {expected:.3f} "
            f"(between {low:.2f} and {high:.2f}).")
     if not math.isfinite(loss):
         msg += " The loss is not finite: the logits overflow. Initialise the weights at a smaller scale."
@@ -135,7 +136,7 @@ def initial_loss_check(model, data, n_classes: int | None = None, *, rtol: float
         msg += (" Suspiciously low: the untrained network already knows the answers. Was it trained "
                 "already, do the labels leak into the inputs, or is n_classes wrong?")
     return CheckResult("initial loss", passed, loss, (low, high), msg,
-                       {"logit_std": std, "n_classes": C, "expected": expected})
+                       {"logit_std": std, "n_classes": K, "expected": expected})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def regularisation_check(model, data, *, lams=(0.0, 1e-3, 1e-2, 1e-1), loss_fn=N
                          min_rise: float = 1e-6) -> CheckResult:
     r"""The total loss ``loss_fn(model, X, y, lam)`` at initialisation rises with lam.
 
-    With lam = 0 the loss is the data loss alone (about log C for a fresh classifier); a
+    With lam = 0 the loss is the data loss alone (about log K for a fresh classifier); a
     penalty Omega(w) >= 0 added as loss + lam Omega(w) must make it rise with every step up in
     lam. ``lams`` (increasing, >= 0) are tried in turn; the check passes when each raises the
     loss by more than ``min_rise``. ``loss_fn`` is your total loss (default :func:`l2_loss`); a
@@ -257,7 +258,7 @@ def overfit_small(model, data, *, n: int = 20, steps: int = 200, lr: float = 0.1
     first = losses[0]
     msg = f"{n} examples, {steps} steps of {optimizer} at lr {lr:g}: "
     if diverged_at is not None:
-        msg += (f"diverged at step {diverged_at} (the loss became {losses[-1]}). The learning rate is "
+        msg += (f"diverged at step {diverged_at} (the loss became {losses[-1]:.3g}). The learning rate is "
                 f"too high: try 10x lower.")
     else:
         msg += f"loss {first:.3g} -> {final:.3g} (expected < {threshold:g}), training accuracy {acc:.0%}."
