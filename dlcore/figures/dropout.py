@@ -185,7 +185,7 @@ def mc_panel(compute, rates, eval_probs, eval_bounds, plane: Plane, *, show: int
     mean_img, dots_a = plane.draw(ax_sub, np.full(n * n, 0.5), "sub-networks + their mean")
     eval_img, dots_b = plane.draw(ax_eval, np.full(n * n, 0.5), "eval mode, the mean dashed")
     spread_img, dots_c = plane.draw(ax_spread, np.zeros(n * n), "their spread", cmap="magma", vmax=0.5)
-    fig.colorbar(spread_img, ax=ax_spread, shrink=0.8, label="std of σ(s) over sub-networks")
+    fig.colorbar(spread_img, ax=ax_spread, shrink=0.8, label="std of sigmoid(s) over sub-networks")
     sub_lines = ax_sub.add_collection(LineCollection([], colors="0.2", linewidths=1.5, alpha=0.5))
     mean_line = ax_sub.add_collection(LineCollection([], colors="black", linewidths=3.5))
     eval_line = ax_eval.add_collection(LineCollection([], colors="black", linewidths=3.5))
