@@ -103,7 +103,7 @@ def test_explorer_draws_one_line_per_unit_and_hides_the_rest():
     panel, _ = make_explorer(calls)
     panel.set(width=3)
     ax_plane = panel.fig.subfigs[1].axes[2]
-    shown = [line for line in ax_plane.get_lines() if len(line.get_xdata())]
+    shown = [line for line in ax_plane.get_lines() if line.get_visible() and len(line.get_xdata())]
     assert len(shown) == 3                                          # random units: 3 lines of the 12
 
 

@@ -156,7 +156,9 @@ def draw_row(row: dict, shot: dict, name: str, width: int, xs) -> None:
     row["im_p"].set_data(_numpy(shot["prob"]))
     units = _numpy(shot["units"])
     for h, line in enumerate(row["lines"]):
-        line.set_data(*(_unit_line(xs, *units[h, :3]) if h < width else ([], [])))
+        if h < width:
+            line.set_data(*_unit_line(xs, *units[h, :3]))
+        line.set_visible(h < width)        # a hidden line costs nothing to redraw; an empty one does
     row["title"].set_text(f"{name}: {shot['distinct']} of {width} units distinct, "
                           f"C = {shot['cost']:.3f}, accuracy {shot['accuracy']:.0%}")
 
