@@ -33,3 +33,20 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"{r['notebook']}: run all {r['run_all_s']:.1f} s")
         for label, ms in r["slider_ms"].items():
             tr.write_line(f"    {label!r}: from the key press (or choice) to the new figure painted {ms:.0f} ms")
+
+
+@pytest.fixture(autouse=True)
+def _lesson_style(request):
+    """tests/test_figures_*.py: every test draws in the lesson style (not presenter mode), in an
+    rc context of its own, and leaves no pyplot figure open."""
+    if not request.module.__name__.startswith("test_figures_"):
+        yield
+        return
+    import matplotlib.pyplot as plt
+
+    from dlcore import plot
+
+    with matplotlib.rc_context():
+        plot.style(presenter=False)
+        yield
+    plt.close("all")

@@ -1,24 +1,11 @@
 """dlcore.figures.babysitting (notebook 09's figures): each draws what it is given, on made-up results."""
-import matplotlib
 
-matplotlib.use("agg")
+import numpy as np
+from matplotlib.figure import Figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dlcore import plot, widgets  # noqa: E402
-from dlcore._result import CheckResult  # noqa: E402
-from dlcore.figures import babysitting  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
-    plt.close("all")
+from dlcore import plot, widgets
+from dlcore._result import CheckResult
+from dlcore.figures import babysitting
 
 
 def _render(fig):

@@ -4,22 +4,13 @@ import sys
 
 import matplotlib
 
-matplotlib.use("agg")
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dlcore import plot, widgets  # noqa: E402
-from dlcore.figures import batchnorm  # noqa: E402
-from dlcore.figures.batchnorm import BN, PLAIN  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
+from dlcore import plot, widgets
+from dlcore.figures import batchnorm
+from dlcore.figures.batchnorm import BN, PLAIN
 
 
 def fake_logs(snapshots=4, layers=3, bins=10, seed=0):

@@ -3,27 +3,15 @@ import functools
 import subprocess
 import sys
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dlcore import plot, surfaces, trajectory  # noqa: E402
-from dlcore.figures import curvature  # noqa: E402
-from dlcore.widgets import Panel  # noqa: E402
+from dlcore import surfaces, trajectory
+from dlcore.figures import curvature
+from dlcore.widgets import Panel
 
 STEPS = 30
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
 
 
 def _finite(lines):

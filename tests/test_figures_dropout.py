@@ -3,26 +3,15 @@ what the notebook's own function computes."""
 import subprocess
 import sys
 
-import matplotlib
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dlcore import plot, widgets  # noqa: E402
-from dlcore.figures import dropout  # noqa: E402
+from dlcore import plot, widgets
+from dlcore.figures import dropout
 
 AXIS = np.linspace(-2, 2, 9)
 GX, GY = np.meshgrid(AXIS, AXIS)
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
 
 
 def train_points():

@@ -3,25 +3,17 @@ a panel's range are named at its edge; the explorer reads its numbers from the s
 import subprocess
 import sys
 
-import matplotlib
 import numpy as np
 import pytest
 import torch
 
-from dlcore import plot, widgets
+from dlcore import widgets
 from dlcore.figures import initialisation
 from dlcore.train import History
 
 LAYERS = 10
 CASES = [("N(0, σ²)", 1.0), ("N(0, σ²)", 0.01), ("He normal", 1.0)]
 LABELS = {("N(0, σ²)", 1.0): "N(0, 1)", ("N(0, σ²)", 0.01): "N(0, 0.01²)", ("He normal", 1.0): "He normal"}
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
 
 
 def entry(var, grad, share, kind="saturated"):

@@ -1,24 +1,12 @@
 """dlcore.figures.normalisation: notebook 07's figures and panel draw what they are given, legibly."""
 import math
 
-import matplotlib
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dlcore import plot  # noqa: E402
-from dlcore.figures import normalisation  # noqa: E402
-from dlcore.widgets import Panel  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
+from dlcore.figures import normalisation
+from dlcore.widgets import Panel
 
 
 class Bowl:

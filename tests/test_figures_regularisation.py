@@ -14,13 +14,6 @@ from dlcore.figures import regularisation as R
 G = np.linspace(0, 2 * np.pi, 41)
 
 
-@pytest.fixture(autouse=True)
-def house_style():
-    plot.style(presenter=False)
-    yield
-    plot.style(presenter=False)
-
-
 def _points():
     x = np.linspace(0.1, 6.0, 12)
     return x, np.sin(x)

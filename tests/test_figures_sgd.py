@@ -1,25 +1,12 @@
 """dlcore.figures.sgd (notebook 08's figures): each draws what it is given, on small made-up inputs."""
-import matplotlib
 
-matplotlib.use("agg")
+import numpy as np
+from matplotlib.figure import Figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dlcore import plot, widgets  # noqa: E402
-from dlcore.figures import sgd  # noqa: E402
-from dlcore.search import SearchResult  # noqa: E402
-from dlcore.train import History  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
-    plt.close("all")
+from dlcore import plot, widgets
+from dlcore.figures import sgd
+from dlcore.search import SearchResult
+from dlcore.train import History
 
 
 def _render(fig):

@@ -3,25 +3,17 @@ for the rows whose setting changed."""
 import subprocess
 import sys
 
-import matplotlib
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from dlcore import plot, widgets
+from dlcore import widgets
 from dlcore.figures import symmetry
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 2))
 Y = np.repeat([0, 1], 20)
 SHOWN = np.repeat([0, 1], 10)                  # 20 shown inputs, class 0 then class 1
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    with matplotlib.rc_context():
-        plot.style(presenter=False)
-        yield
 
 
 def fake_snapshots(calls):
