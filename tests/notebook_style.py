@@ -12,7 +12,8 @@ The targets (issue 13), counted over *visible* code, i.e. code cells not folded 
 - <= 40 visible code lines up to and including the cell that draws the first figure.
 
 A line is a non-blank source line. A folded cell must open with a one-line ``#`` comment that says
-what it draws or does (the reader sees only that line). tests/test_notebook_style.py asserts the
+what it draws or does (the reader sees only that line). A self-check whose code spells out the
+answer (``exercise.check(..., why="...")``) must be folded: the student reads it before predicting. tests/test_notebook_style.py asserts the
 static targets; the export check in tests/seed_sweep.py asserts the first-figure one on the
 executed notebook.
 """
@@ -68,6 +69,27 @@ def measure(nb) -> dict:
     }
 
 
+def shows_an_answer(cell) -> bool:
+    """A visible cell whose ``exercise.check(...)`` spells out the answer or its explanation (a
+    literal answer, or a ``why=`` string written in the call): the student reads it before predicting."""
+    import ast
+
+    if cell.cell_type != "code" or is_folded(cell) or "exercise.check" not in cell.source:
+        return False
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "check":
+            answer = node.args[3] if len(node.args) > 3 else next(
+                (k.value for k in node.keywords if k.arg == "answer"), None)
+            why = next((k.value for k in node.keywords if k.arg == "why"), None)
+            if isinstance(answer, ast.Constant) or isinstance(why, (ast.Constant, ast.JoinedStr, ast.IfExp)):
+                return True
+    return False
+
+
 def problems(nb, m: dict | None = None) -> list[str]:
     """What misses a target (an empty list when every target holds)."""
     m = m or measure(nb)
@@ -79,6 +101,8 @@ def problems(nb, m: dict | None = None) -> list[str]:
             out.append(f"cell {i} (id {c.get('id')}) shows {visible_lines(c)} lines > {TARGETS['max']}")
         if c.cell_type == "code" and is_folded(c) and not c.source.lstrip().startswith("#"):
             out.append(f"folded cell {i} (id {c.get('id')}) does not open with a '#' line saying what it does")
+        if shows_an_answer(c):
+            out.append(f"cell {i} (id {c.get('id')}) shows an exercise's answer in visible code: fold it")
     if m["words_per_line"] < TARGETS["words_per_line"]:
         out.append(f"{m['words_per_line']:.1f} words of prose per visible line < {TARGETS['words_per_line']:g}")
     if m["before_figure"] is not None and m["before_figure"] > TARGETS["before_figure"]:

@@ -39,3 +39,15 @@ def test_folded_cell_must_say_what_it_does():
                                 v4.new_code_cell("x = 1", metadata={"jupyter": {"source_hidden": True}}),
                                 v4.new_code_cell("y = 2")])
     assert any("does not open with a '#' line" in p for p in problems(nb))
+
+
+def test_self_check_that_spells_out_the_answer_must_be_folded():
+    v4 = nbformat.v4
+    check = 'exercise.check(1, "my_k", my_k, k, why=f"k = {k}: the batch size")'
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("word " * 100), v4.new_code_cell(check)])
+    assert any("shows an exercise's answer" in p for p in problems(nb))
+    nb.cells[1].metadata["jupyter"] = {"source_hidden": True}
+    nb.cells[1].source = "# Self-check (unfold after you predict)\n" + check
+    assert not any("shows an exercise's answer" in p for p in problems(nb))
+    nb.cells[1] = v4.new_code_cell('exercise.check(1, "my_k", my_k, k, why=WHY[1])')   # computed in a folded cell
+    assert not any("shows an exercise's answer" in p for p in problems(nb))
