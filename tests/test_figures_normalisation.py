@@ -82,6 +82,11 @@ def test_zigzag_and_mnist_figures_draw():
     path = np.array([[0.0, 0.0], [0.4, 0.3], [0.6, -0.5], [1.0, -1.0]])
     fig = normalisation.zigzag_figure({"sigmoid": dict(path=path, H=H, steps=3, mixed=0)}, [1.0, -1.0], title="t")
     assert fig.get_axes()[0].get_title() == "sigmoid\n3 steps, 0 mixed"
+    far = np.array([[0.0, 0.0], [2.5, -3.2], [-0.8, 0.4], [1.0, -1.0]])        # overshoots stay on the chart
+    ax = normalisation.zigzag_figure({"tanh": dict(path=far, H=H, steps=3, mixed=1)}, [1.0, -1.0],
+                                     title="t").get_axes()[0]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < far[:, 0].min() and far[:, 0].max() < x1 and y0 < far[:, 1].min() and far[:, 1].max() < y1
     own = np.zeros(784)
     fig = normalisation.own_statistics_figure(np.full(10, 0.9), np.full(10, 0.2), np.linspace(-1, 1, 784), own,
                                               title="t", batch="the 1s")
