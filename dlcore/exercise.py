@@ -45,8 +45,11 @@ def verdict(prediction, answer, *, rtol: float = 0.0, atol: float = 0.0, choices
 
 
 def check(number: int | str, name: str, prediction, answer, *, why: str = "", rtol: float = 0.0,
-          atol: float = 0.0, choices=None) -> bool | None:
-    """Print the verdict on exercise ``number``; return True / False, or None while unset.
+          atol: float = 0.0, choices=None) -> None:
+    """Print the verdict on exercise ``number``.
+
+    Returns nothing, so that a cell ending with it echoes no bare True/False under the verdict
+    (:func:`verdict` gives the verdict as a value).
 
     name: the variable the student sets (named in the reminder). why: shown only once a
     prediction is set, after "right" or "not quite": the answer and the reason for it.
@@ -60,13 +63,12 @@ def check(number: int | str, name: str, prediction, answer, *, why: str = "", rt
         raise ValueError(f"rtol and atol must be >= 0; got rtol={rtol}, atol={atol}")
     if prediction is None:
         print(f"Exercise {number}: set {name} above, then run this cell again.")
-        return None
+        return
     right, malformed = verdict(prediction, answer, rtol=rtol, atol=atol, choices=choices)
     if malformed:
         print(f"Exercise {number}: {name} should {malformed}.")
-        return False
+        return
     print(f"Exercise {number}: {'right' if right else 'not quite'}." + (f" {why}" if why else ""))
-    return right
 
 
 __all__ = ["check", "verdict"]

@@ -6,7 +6,7 @@ from dlcore import exercise
 
 
 def test_unset_prediction_reveals_nothing(capsys):
-    assert exercise.check(1, "my_dbeta", None, 60.0, why="dC/dbeta = 60") is None
+    assert exercise.check(1, "my_dbeta", None, 60.0, why="dC/dbeta = 60") is None   # nothing to echo
     out = capsys.readouterr().out
     assert out == "Exercise 1: set my_dbeta above, then run this cell again.\n"
     assert "60" not in out
@@ -24,7 +24,8 @@ def test_unset_prediction_reveals_nothing(capsys):
     (3, np.float64(3.0), {}, True),
 ])
 def test_verdicts(capsys, prediction, answer, kw, right):
-    assert exercise.check(2, "my_answer", prediction, answer, why="because", **kw) is right
+    assert exercise.check(2, "my_answer", prediction, answer, why="because", **kw) is None
+    assert exercise.verdict(prediction, answer, **kw) == (right, "")
     out = capsys.readouterr().out
     assert out == f"Exercise 2: {'right' if right else 'not quite'}. because\n"
 
@@ -36,7 +37,7 @@ def test_verdicts(capsys, prediction, answer, kw, right):
     ("y", "x", {"choices": ["x", "x_hat"]}, "one of 'x', 'x_hat'"),
 ])
 def test_malformed_prediction_is_named(capsys, prediction, answer, kw, says):
-    assert exercise.check(3, "my_answer", prediction, answer, why="secret", **kw) is False
+    exercise.check(3, "my_answer", prediction, answer, why="secret", **kw)
     out = capsys.readouterr().out
     assert "my_answer should" in out and says in out and "secret" not in out
 
