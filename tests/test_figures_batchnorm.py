@@ -40,6 +40,8 @@ def test_figure1_draws_accuracy_and_percentiles():
     a, b, c = fig.axes[:3]
     assert len(a.lines) == 2 and len(b.lines) == 3 and len(c.lines) == 3
     np.testing.assert_allclose(b.lines[1].get_ydata(), logs[PLAIN]["percentiles"][:, 1])
+    labels = [t.get_text() for t in b.get_legend().get_texts()]
+    assert labels == ["15th / 85th percentiles", "median (50th percentile)"]   # one entry for the dashed pair
     with pytest.raises(ValueError, match="needs the runs"):
         batchnorm.figure1({PLAIN: logs[PLAIN]})
 
