@@ -121,12 +121,24 @@ def test_static_figures_draw():
     figs = [
         curvature.momentum_figure(0.9 ** np.arange(100), ravine, thetas, thetas + 0.01),
         curvature.adaptive_figure(np.full((20, 2), 0.1), surfaces.pathological_curvature(),
-                                  {"sgd": thetas, "adam": thetas}, np.linspace(3, 1, 50)),
+                                  {"sgd": thetas, "adam": thetas}, np.linspace(3, 1, 50),
+                                  adagrad_on="the ravine, η = 0.5", paths_on="300 steps"),
         curvature.schedules_figure({"constant": np.full(50, 0.03)}, {"constant": np.linspace(1, 0.1, 50)}, title="t"),
     ]
     for fig in figs:
         fig.canvas.draw()
         assert all(_finite(ax.get_lines()) for ax in fig.get_axes())
+    assert figs[1].get_axes()[0].get_title().startswith("AdaGrad on the ravine, η = 0.5")   # which run it is
+    assert figs[0].get_axes()[1].get_legend() is not None                                 # names the arrows
+
+
+def test_momentum_figure_shows_the_whole_path_drawn():
+    ravine = surfaces.ravine(condition=50)
+    thetas = np.array([[-4.0, 1.0], [-3.96, 0.5], [-3.885, 0.025], [-3.779, -0.201], [-3.647, -0.202]])
+    fig = curvature.momentum_figure(0.9 ** np.arange(100), ravine, thetas, thetas + 0.1, k=3)
+    ax = fig.get_axes()[1]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < thetas[:, 0].min() and thetas[:, 0].max() < x1 and y0 < thetas[:, 1].min() and thetas[:, 1].max() < y1
 
 
 def test_numerical_core_never_imports_the_figures():
@@ -149,3 +161,28 @@ def test_optimiser_panel_back_on_a_surface_draws_the_same_picture():
     panel.set(surface="ravine", lr_plain=0.01)          # back on the ravine: its cached background
     fresh, _ = curvature.optimiser_panel(_six, ["ravine", "plateau"], max_steps=STEPS, lr_plain=0.01)
     assert np.array_equal(pixels(panel), pixels(fresh))
+
+
+def test_gd_newton_panel_draws_star_and_legend_above_the_background():
+    from io import BytesIO
+
+    from PIL import Image
+
+    @functools.lru_cache(maxsize=None)
+    def run(kappa, lr_frac):
+        s = surfaces.ravine(condition=kappa)
+        gd = trajectory.run(s, [("sgd", {"lr": lr_frac * 2 / s.params["lambda_max"]})], steps=STEPS)
+        return s, gd, np.stack([np.array(s.start), np.zeros(2)])
+
+    panel, shown = curvature.gd_newton_panel(run, max_steps=STEPS)
+    for kappa in [50.0, 200.0]:                         # also after a slider move (a partial redraw)
+        panel.set(kappa=kappa)
+        rgb = np.asarray(Image.open(BytesIO(panel.image.value)).convert("RGB")).astype(float)
+        height = rgb.shape[0]
+        ax = shown["star"].axes
+        x, y = ax.transData.transform((0.0, 0.0))
+        assert rgb[int(round(height - y)), int(round(x))].max() < 60            # the star's black centre
+        x0, y0, x1, y1 = shown["legend"].get_window_extent().extents
+        box = rgb[int(height - y1) + 3:int(height - y0) - 3, int(x0) + 3:int(x1) - 3]
+        assert (box.min(axis=2) > 200).mean() > 0.5                           # the legend's light frame
+        assert (box.max(axis=2) < 80).any()                                   # and its dark text

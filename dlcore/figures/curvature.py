@@ -93,13 +93,13 @@ def gd_newton_panel(run, *, max_steps: int, kappa: float = 50.0, lr_frac: float 
                                 cmap="Greys", vmin=-3, vmax=3, aspect="auto")
     (gd_path,) = ax_path.plot([], [], marker="o", markersize=3, color=COLOURS["sgd"], label="gradient descent")
     (newton_path,) = ax_path.plot([], [], marker="s", markersize=9, color=COLOURS["adam"], label="Newton")
-    ax_path.plot(0, 0, marker="*", color="black", markersize=16, linestyle="none")
+    (star,) = ax_path.plot(0, 0, marker="*", color="black", markersize=16, linestyle="none", label="minimum")
     ax_path.set_xlim(-5, 5)
     ax_path.set_ylim(-5, 5)
     ax_path.grid(False)
     ax_path.set_xlabel("x")
     ax_path.set_ylabel("y")
-    ax_path.legend(loc="upper right")
+    legend = ax_path.legend(loc="upper right", frameon=True, framealpha=0.9)   # readable over the image
     (gd_loss,) = ax_loss.plot([], [], color=COLOURS["sgd"], label="gradient descent")
     (newton_loss,) = ax_loss.plot([], [], marker="s", color=COLOURS["adam"], label="Newton")
     ax_loss.set_yscale("log")
@@ -128,38 +128,56 @@ def gd_newton_panel(run, *, max_steps: int, kappa: float = 50.0, lr_frac: float 
                        f"gradient descent {_verdict(gd, max_steps)}; Newton: 1 step")
 
     panel = widgets.Panel(
-        fig, update, animated=[background, gd_path, newton_path, gd_loss, newton_loss, title],
+        # the background image changes with κ, so it is animated; the star and the legend come after
+        # it in this list, or the image would cover them
+        fig, update, animated=[background, gd_path, newton_path, star, legend, gd_loss, newton_loss, title],
         kappa=widgets.slider("condition number κ", 1.0, 1000.0, 0.1, kappa, log=True),
         lr_frac=widgets.slider("η / (2/λmax)", 0.05, 1.2, 0.01, lr_frac),
         steps=widgets.slider("steps", 1, max_steps, 1, max_steps),
     )
-    return panel, {"title": title, "lines": [gd_path, newton_path, gd_loss, newton_loss]}
+    return panel, {"title": title, "lines": [gd_path, newton_path, gd_loss, newton_loss], "star": star,
+                   "legend": legend}
 
 
-def momentum_figure(weights, surface, thetas, lookaheads, *, k: int = 6):
-    """Momentum's weights mu^k (left); step k + 1 of Nesterov as look-ahead then gradient step (right)."""
+def momentum_figure(weights, surface, thetas, lookaheads, *, k: int = 3):
+    """Momentum's weights mu^k (left); step k + 1 of Nesterov as look-ahead then gradient step (right),
+    zoomed on the path's first k + 2 points (by default a step whose gradient step is about as long
+    as its momentum step, so both arrows show)."""
+    from matplotlib.lines import Line2D
+
+    thetas, lookaheads = np.asarray(thetas), np.asarray(lookaheads)
     fig, (ax_w, ax_n) = plot.figure(1, 2, figsize=(12, 4.4), width_ratios=[1, 1.4])
     ax_w.bar(np.arange(40), np.asarray(weights)[:40], color=COLOURS["momentum"])
     ax_w.set_xlabel("k (steps ago)")
     ax_w.set_ylabel("weight μᵏ of $g_{t-k}$")
     ax_w.set_title("momentum's weights μᵏ")
     contour(ax_n, surface)
-    ax_n.plot(thetas[: k + 2, 0], thetas[: k + 2, 1], marker="o", color=COLOURS["nesterov"], label="θ (Nesterov)")
+    (path,) = ax_n.plot(thetas[: k + 2, 0], thetas[: k + 2, 1], marker="o", color=COLOURS["nesterov"],
+                        label="θ (Nesterov), from the start")
     th, la = thetas[k], lookaheads[k]
     ax_n.annotate("", xy=la, xytext=th, arrowprops=dict(arrowstyle="->", color="black", lw=2.5))
     ax_n.annotate("", xy=thetas[k + 1], xytext=la, arrowprops=dict(arrowstyle="->", color=COLOURS["adam"], lw=2.5))
     ax_n.text(*la, "  look-ahead θ + μv", fontsize="small", va="bottom")
-    ax_n.set_xlim(th[0] - 0.6, th[0] + 0.9)
-    ax_n.set_ylim(-0.4, 0.6)
-    ax_n.set_title("Nesterov: look ahead, then step")
-    fig.suptitle("Momentum averages past gradients; Nesterov steps from the look-ahead point\n"
-                 "(black arrow: the momentum step μv; blue: the gradient step taken there)", fontweight="bold")
+    shown = np.vstack([thetas[: k + 2], la])
+    (x0, y0), (x1, y1) = shown.min(axis=0), shown.max(axis=0)
+    pad = 0.15 * max(x1 - x0, y1 - y0)
+    ax_n.set_xlim(x0 - pad, x1 + 3 * pad)          # room on the right for the label
+    ax_n.set_ylim(y0 - pad, y1 + pad)
+    ax_n.legend(handles=[path, Line2D([], [], color="black", lw=2.5, label="momentum step μv"),
+                         Line2D([], [], color=COLOURS["adam"], lw=2.5, label="gradient step, taken at the look-ahead")],
+                loc="upper right", fontsize="small")
+    ax_n.set_title(f"Nesterov: look ahead, then step (step {k + 1})")
+    fig.suptitle("Momentum averages past gradients; Nesterov steps from the look-ahead point", fontweight="bold")
     return fig
 
 
-def adaptive_figure(effective, surface, paths: dict, ratio):
+def adaptive_figure(effective, surface, paths: dict, ratio, *, adagrad_on: str, paths_on: str):
     """AdaGrad's per-coordinate rate (left), paths on the pathological-curvature surface (middle),
-    Adam's uncorrected / corrected step against the step t = 1, 2, ... (right)."""
+    Adam's uncorrected / corrected step against the step t = 1, 2, ... (right).
+
+    adagrad_on, paths_on: what the left and middle panels' runs are, for their titles
+    ("the ravine, η = 0.5"; "300 steps").
+    """
     effective, ratio = np.asarray(effective), np.asarray(ratio)
     fig, (ax_a, ax_p, ax_b) = plot.figure(1, 3, figsize=(14, 4.6), width_ratios=[1, 1.3, 1])
     ax_a.plot(effective[:, 0], label="x (curvature 1)", color=COLOURS["adagrad"])
@@ -168,18 +186,18 @@ def adaptive_figure(effective, surface, paths: dict, ratio):
     ax_a.set_xlabel("step")
     ax_a.set_ylabel("η / (√r + δ)")
     ax_a.legend()
-    ax_a.set_title("AdaGrad's rate only shrinks")
+    ax_a.set_title(f"AdaGrad on {adagrad_on}:\nits rate only shrinks")
     contour(ax_p, surface)
     for name, path in paths.items():
         ax_p.plot(*np.asarray(path).T, color=COLOURS[name], label=name)
     ax_p.legend(loc="lower left")
-    ax_p.set_title("pathological curvature")
+    ax_p.set_title(f"pathological curvature:\n{paths_on}")
     t = np.arange(1, len(ratio) + 1)
     ax_b.plot(t, ratio, color=COLOURS["adam"])
     ax_b.axhline(1, color="grey", lw=1)
     ax_b.set_xlabel("step t")
     ax_b.set_ylabel("uncorrected / corrected step")
-    ax_b.set_title("why Adam corrects its bias")
+    ax_b.set_title("why Adam corrects its bias:\nits steps without the correction")
     return fig
 
 
