@@ -89,6 +89,20 @@ def test_06_ridge_panel_snaps_to_the_nearest_lambda():
     assert lams[i] == pytest.approx(1e-2) and np.array_equal(panel.state["fits"], fits[i])
     assert panel.fig.axes[0].get_title().startswith("λ = 1e-02: test error")
     assert f"{np.linalg.norm(coef[i, 1:]):.2g}" in panel.fig.axes[1].get_title()
+    assert panel.fig.axes[1].get_title().startswith("‖c₁ … c₂₅‖ = ")
+
+
+def test_06_ridge_panel_draws_the_test_error_dashed_over_the_variance():
+    x, y = _points()
+    lams = 10.0 ** np.arange(-10, 1.01, 0.25)
+    errors = {"test error": np.geomspace(1e5, 0.5, len(lams)), "variance": np.geomspace(1e5, 1e-3, len(lams)),
+              "training error (set 0)": np.full(len(lams), 0.01)}
+    panel = R.ridge_panel(x, y, G, lams, _fits(len(lams)), np.ones((len(lams), 26)), errors, noise=0.04,
+                          best_lam=1e-2)
+    lines = {line.get_label(): line for line in panel.fig.axes[2].get_lines()}
+    assert lines["test error"].get_linestyle() == "--"
+    assert lines["test error"].get_zorder() > lines["variance"].get_zorder()
+    assert lines["training error (set 0)"].get_color() == R.ORANGE
 
 
 def test_06_threshold_figure_draws_the_given_steps():

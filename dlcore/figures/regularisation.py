@@ -31,6 +31,16 @@ def _legend_below(ax, ncols: int = 2):
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, fontsize="small")
 
 
+def _subscript(n: int) -> str:
+    """n in subscript digits: 25 -> '₂₅'."""
+    return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+def _colour(colours: dict, name: str):
+    """The colour of the first key that ``name`` starts with ("training error (set 0)" -> "training error")."""
+    return next((c for key, c in colours.items() if name.startswith(key)), None)
+
+
 def _as_array(a) -> np.ndarray:
     if hasattr(a, "detach"):
         a = a.detach().cpu().numpy()
@@ -80,7 +90,8 @@ def three_fits(x, y, x_grid, fits: dict, train_error: dict):
         if ax is not np.atleast_1d(axes)[0]:
             ax.set_ylabel("")
     np.atleast_1d(axes)[0].legend(loc="lower left", fontsize="small")
-    fig.suptitle("The more flexible the polynomial, the lower its training error", fontweight="bold")
+    fig.suptitle("The more flexible the polynomial, the lower its training error (on training set 0)",
+                 fontweight="bold")
     return fig
 
 
@@ -102,7 +113,8 @@ def degree_panel(x, y, x_grid, fits, errors: dict, *, noise: float, best_degree:
     """The bias-variance slider over the polynomial degree.
 
     fits (D, S, G): for each degree 0..D-1, set 0's fit then S - 1 other sets' fits on x_grid.
-    errors: {"training error", "test error (new points)", "bias²", "variance": (D,) arrays}, drawn
+    errors: {"training error", "test error (new points)", "bias²", "variance": (D,) arrays} (a name
+    may go on, e.g. "training error (mean of 200 sets)": it keeps that curve's colour), drawn
     against the degree with ``noise`` (sigma^2) as a dotted line. ``panel.state``: the degree shown
     and the fits drawn, (S, G).
     """
@@ -119,7 +131,7 @@ def degree_panel(x, y, x_grid, fits, errors: dict, *, noise: float, best_degree:
     ax = axes[1]
     colours = {"training error": ORANGE, "test error (new points)": RED, "bias²": BLUE, "variance": GREEN}
     for name, values in errors.items():
-        _log_curve(ax, degrees, values, floor, ceiling, color=colours.get(name), label=name,
+        _log_curve(ax, degrees, values, floor, ceiling, color=_colour(colours, name), label=name,
                    marker="o", ms=4)
     ax.axhline(noise, color="grey", ls=":", lw=2)
     ax.text(degrees[-1], noise * 1.15, "noise σ²", color="dimgrey", ha="right", va="bottom", fontsize="small")
@@ -180,7 +192,9 @@ def ridge_panel(x, y, x_grid, lams, fits, coef, errors: dict, *, noise: float, b
     ax = axes[2]
     colours = {"test error": RED, "bias²": BLUE, "variance": GREEN, "training error": ORANGE}
     for name, values in errors.items():
-        _log_curve(ax, lams, values, floor, ceiling, color=colours.get(name), label=name)
+        # at small lambda the test error is almost all variance: dashed and on top, so both stay visible
+        style = dict(ls="--", lw=2.2, zorder=3) if name.startswith("test error") else {}
+        _log_curve(ax, lams, values, floor, ceiling, color=_colour(colours, name), label=name, **style)
     ax.axhline(noise, color="grey", ls=":", lw=2, label="noise σ²")
     marker = ax.axvline(value, color="black", lw=1.5)
     ax.set_xscale("log")
@@ -191,7 +205,7 @@ def ridge_panel(x, y, x_grid, lams, fits, coef, errors: dict, *, noise: float, b
     ax.legend(loc="upper right", fontsize="small")          # the variance is large only at the left
     ax.set_title(f"best λ ≈ {best_lam:.0e}")
     fig.suptitle("L2 on the degree-25 fit: a larger λ trades variance for bias", fontweight="bold")
-    test = _as_array(errors["test error"])
+    test = _as_array(next(v for k, v in errors.items() if k.startswith("test error")))
     state = {}
 
     def update(lam):
@@ -200,7 +214,7 @@ def ridge_panel(x, y, x_grid, lams, fits, coef, errors: dict, *, noise: float, b
         bars.set_data(np.maximum(np.abs(coef[i]), 1e-6), edges)
         marker.set_xdata([lams[i], lams[i]])
         fit_title.set_text(f"λ = {lams[i]:.0e}: test error {test[i]:.2g}")
-        coef_title.set_text(f"‖c₁…‖ = {norm[i]:.2g}")
+        coef_title.set_text(f"‖c₁ … c{_subscript(coef.shape[1] - 1)}‖ = {norm[i]:.2g}")
         state.update(i=i, lam=float(lams[i]), fits=fits[i])
 
     panel = widgets.Panel(fig, update, animated=[*others, fit0, bars, marker, fit_title, coef_title],
