@@ -103,7 +103,10 @@ def test_mc_panel_draws_what_compute_returns():
 def test_gap_and_ensemble_figures():
     ks = 2 ** np.arange(5)
     fig = dropout.gap_figure(ks, 1 / np.sqrt(ks), np.full(5, 0.03), 1 / np.sqrt(ks), -0.5)
-    assert fig.axes[0].get_title() == "(a) logits: slope -0.50, to 0"
+    assert fig.axes[0].get_title() == "(a) logits: slope -0.50: on towards 0"
+    fig.canvas.draw()
+    minor = [t.get_text() for t in fig.axes[1].get_yticklabels(minor=True) if t.get_text()]
+    assert minor, "panel (b) labels its minor ticks too"
     fig = dropout.ensemble_figure([0.92, 0.93, 0.935], np.array([0.92, 0.925, 0.921]), 0.935)
     assert "3 averaged: 93.5%" in fig.axes[0].get_title()
 
