@@ -43,6 +43,7 @@ from .train import _check_pair, fit
 
 RATIO_BAND = (1e-4, 1e-2)  # healthy ||update|| / ||w|| per step: 1e-3 within a factor of 10
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+_OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
 
 
 class Checklist(list):
@@ -60,9 +61,19 @@ class Checklist(list):
             raise KeyError(f"no check named {key!r}; the checks are {[r.name for r in self]}")
         return super().__getitem__(key)
 
+    @staticmethod
+    def status(result) -> str:
+        """PASS, FAIL, or INCONCLUSIVE for a check that failed only because it could not measure
+        (a gradient check whose gradients are mostly below the central difference's noise)."""
+        if result.passed:
+            return "PASS"
+        return "INCONCLUSIVE" if result.message.startswith("inconclusive") else "FAIL"
+
     def __repr__(self) -> str:
         width = max((len(r.name) for r in self), default=0)
-        lines = [f"{'PASS' if r.passed else 'FAIL'}  {r.name:<{width}}  {r.message}" for r in self]
+        status = [self.status(r) for r in self]
+        sw = max(map(len, status), default=4)
+        lines = [f"{st:<{sw}}  {r.name:<{width}}  {r.message}" for st, r in zip(status, self)]
         return "\n".join(lines + [f"{sum(r.passed for r in self)} of {len(self)} checks passed"])
 
 
@@ -191,14 +202,14 @@ def regularisation_check(model, data, *, lams=(0.0, 1e-3, 1e-2, 1e-1), loss_fn=N
     values = list(losses.values())
     rises = [b - a for a, b in zip(values, values[1:])]
     passed = all(r > min_rise for r in rises)
-    shown = ", ".join(f"{v:.4g}" for v in values)
-    msg = f"loss at lam = {', '.join(f'{lam:g}' for lam in lams)}: {shown}; expected to rise with lam."
+    shown = ", ".join(f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}" for v in values)   # no 4.4e+04
+    msg = f"loss at λ = {', '.join(f'{lam:g}' for lam in lams)}: {shown}; expected to rise with λ."
     if not passed:
         k = next(i for i, r in enumerate(rises) if r <= min_rise)
-        step = f"from lam = {lams[k]:g} to {lams[k + 1]:g}"
+        step = f"from λ = {lams[k]:g} to {lams[k + 1]:g}"
         if rises[k] < -min_rise:
             msg += (f" It fell {step}: the penalty is subtracted (a sign error) or is negative. "
-                    f"The loss must be data loss + lam * penalty, with penalty >= 0.")
+                    f"The loss must be data loss + λ * penalty, with penalty >= 0.")
         else:
             msg += (f" It did not change {step}: the penalty is not added to the loss, or lam is not "
                     f"passed through to it (or it is far too small to see).")
@@ -256,7 +267,7 @@ def overfit_small(model, data, *, n: int = 20, steps: int = 200, lr: float = 0.1
             acc = (out.argmax(1) == yb).float().mean().item()
     passed = diverged_at is None and final < threshold
     first = losses[0]
-    msg = f"{n} examples, {steps} steps of {optimizer} at lr {lr:g}: "
+    msg = f"{n} examples, {steps} steps of {_OPTIMIZER_NAMES.get(optimizer, optimizer)} at η = {lr:g}: "
     if diverged_at is not None:
         msg += (f"diverged at step {diverged_at} (the loss became {losses[-1]:.3g}). The learning rate is "
                 f"too high: try 10x lower.")
@@ -349,8 +360,9 @@ def _ratio_result(ratios: dict, band, where: str, diverged_at=None) -> CheckResu
         msg += (f" Not finite in {_layers(bad)}: the weights overflowed; the learning "
                 f"rate is far too high.")
     elif high:
-        msg += (f" Learning rate too high: each step changes {_layers(high)} by more "
-                f"than {hi:.0e} of its size; lower it (try 10x lower).")
+        msg += (f" Learning rate may be too high: each step changes {_layers(high)} by more "
+                f"than {hi:.0e} of its size, above the band (a warning, not a verdict): watch the "
+                f"loss; if it is not falling, lower the rate (try 3-10x lower).")
         if low:
             msg += (f" {_layers(low)} barely change(s): those units have saturated or "
                     f"died, typically after a few steps that were too large.")

@@ -180,7 +180,8 @@ def test_update_ratio_good_high_low(mnist, seed):
     assert good.passed and all(1e-4 < v < 1e-2 for v in good.value.values())
     high = B.track_update_ratios(mlp(seed=seed), (X, y), lr=100 * LR, steps=60, seed=seed).check()
     assert not high.passed and max(high.value.values()) > 0.1
-    assert "Learning rate too high" in high.message
+    assert "Learning rate may be too high" in high.message and "watch the loss" in high.message
+    assert "try 3-10x lower" in high.message
     low = B.track_update_ratios(mlp(seed=seed), (X, y), lr=LR / 100, steps=60, seed=seed).check()
     assert not low.passed and "Learning rate too low" in low.message
     assert min(low.value.values()) < 1e-4
@@ -274,6 +275,11 @@ def test_checklist(mnist):
                                          "overfit small", "update ratio"]
     broken = B.checklist(bad_init(), (X, y), lr=LR)
     assert not broken.passed and not broken["initial loss"].passed and not broken["overfit small"].passed
+    grad = broken["gradient check"]
+    if grad.message.startswith("inconclusive"):      # saturated units: too few gradients to resolve
+        assert not grad.passed and B.Checklist.status(grad) == "INCONCLUSIVE"
+        assert "INCONCLUSIVE  gradient check" in repr(broken)
+    assert B.Checklist.status(broken["initial loss"]) == "FAIL" and "FAIL" in repr(broken)
     fast = B.checklist(mlp(), (X, y), lr=100 * LR)
     assert not fast["update ratio"].passed and fast["initial loss"].passed
     with pytest.raises(KeyError, match="no check named 'loss'"):
@@ -283,3 +289,13 @@ def test_checklist(mnist):
 def test_checklist_bad_arguments(mnist):
     with pytest.raises(ValueError, match="lr must be > 0"):
         B.checklist(mlp(), mnist.train, lr=-1)
+
+
+def test_checklist_status_marks_an_inconclusive_check():
+    from dlcore.babysit import CheckResult
+    rows = B.Checklist([CheckResult("gradient check", False, 1.0, (0, 1e-5), "inconclusive, too noisy: ..."),
+                        CheckResult("initial loss", False, 9.0, (2, 3), "loss 9, far too high"),
+                        CheckResult("update ratio", True, {}, (1e-4, 1e-2), "in the band")])
+    assert [B.Checklist.status(r) for r in rows] == ["INCONCLUSIVE", "FAIL", "PASS"]
+    assert repr(rows).splitlines()[0].startswith("INCONCLUSIVE  gradient check")
+    assert "1 of 3 checks passed" in repr(rows) and not rows.passed

@@ -101,7 +101,10 @@ def test_search_figure_draws_diverged_runs_as_crosses():
     fig = _render(sgd.search(coarse, fine, lam, eta=0.16, lam=0.01, steps=300))
     crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
     assert sum(len(line.get_xdata()) for line in crosses) == 2
-    assert "diverged at\nstep 2" in [t.get_text() for t in fig.axes[0].texts]
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "diverged\nat step 3" in texts and "diverged\nat step 2" in texts     # each cross its own step
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "0.0001" in ticks and not any("10^" in t for t in ticks)                # plain decimal labels
 
 
 def test_wrong_rates_and_panel():
@@ -109,6 +112,11 @@ def test_wrong_rates_and_panel():
     curves = _curves(coarse)
     fig = _render(sgd.wrong_rates(curves, coarse, best_i=3, jump_one=24.0))
     assert "within 2 steps" in fig.axes[1].texts[0].get_text()
+    assert fig.axes[0].get_title() == "too small (η = 0.0001): crawls"
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "η = 1: jumps to 24.0x its start, diverged at step 3" in labels
+    one = [line for line in fig.axes[1].lines if line.get_label().startswith("η = 1:")][0]
+    assert one.get_marker() == "o" and one.get_zorder() > 2                          # drawn on top, visible
     verdicts = ["too small: crawls", "too small: crawls", "close to the best", "the best", "too large", "too large"]
     panel, state = sgd.rate_panel(curves, coarse, best_i=3, steps=30, verdicts=verdicts)
     panel.set(rate=3.16)

@@ -153,6 +153,15 @@ def _draw_ratios(ax, run, band):
     return lines
 
 
+def _fit_ratio_ylim(ax, runs):
+    # the bottom at a power of 10 below the smallest positive ratio of any run shown (at least 1e-7), so that
+    # no curve runs off the chart (at 100x the saturated hidden layers fall to ~1e-8 and below)
+    h = np.concatenate([np.ravel(r.history) for r in runs])
+    h = h[np.isfinite(h) & (h > 0)]
+    low = 10.0 ** math.floor(math.log10(h.min() / 2)) if h.size else 1e-7
+    ax.set_ylim(min(1e-7, low), 1e2)
+
+
 def _layers_title(run, check, band) -> str:
     if check.passed:
         return "every layer in the band"
@@ -171,6 +180,7 @@ def ratios(runs, checks, *, lr: float, multipliers=(1, 100), band=(1e-4, 1e-2)):
     for ax, m in zip(axes, multipliers):
         _draw_ratios(ax, runs[m], band)
         ax.set_title(f"η = {m * lr:g} ({m:g}x):\n{_layers_title(runs[m], checks[m], band)}")
+    _fit_ratio_ylim(axes[0], [runs[m] for m in multipliers])      # shared y: one call sets every panel
     axes[0].set_ylabel("‖ΔW‖ / ‖W‖ per step")
     axes[0].legend(loc="upper right", ncol=3)
     fig.suptitle(f"Update-to-weight ratio per layer (dashed: {_e(math.sqrt(band[0] * band[1]))}; "
@@ -192,6 +202,7 @@ def ratio_panel(runs, checks, final, *, lr: float, band=(1e-4, 1e-2)):
     ax_ratio, ax_loss = axes[0]
     reference = 1 if 1 in runs else multipliers[len(multipliers) // 2]
     lines = _draw_ratios(ax_ratio, runs[reference], band)
+    _fit_ratio_ylim(ax_ratio, [runs[m] for m in multipliers])
     ax_ratio.set_ylabel("‖ΔW‖ / ‖W‖ per step")
     ax_ratio.legend(loc="upper right", ncol=3)
     for m in multipliers:                           # where every run ended, marked at the right edge

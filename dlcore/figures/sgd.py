@@ -11,8 +11,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib import ticker
 
 from dlcore import plot, widgets
+
+
+def _plain_log(ax, axis: str = "y"):
+    """Plain decimal tick labels (0.3, 0.6, 1, 2, 3; 0.0001 ... 1) on a log axis, instead of
+    matplotlib's 3x10^0 and 6x10^-1; call it once the axis limits are set."""
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    lo, hi = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+    span = hi / lo if lo > 0 else math.inf
+    subs = (1.0,) if span > 1e3 else (1.0, 2.0, 5.0) if span > 30 else (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+    a.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+    a.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    a.set_minor_formatter(ticker.NullFormatter())
 
 
 def table(header, rows) -> str:
@@ -99,9 +112,11 @@ def gd_vs_sgd(gd, mb, *, n: int, target: float, gd_lr: float, sgd_lr: float, bat
                 label=f"step 0, the same weights: loss {gd['loss'][0]:.2f}")
         ax.axhline(target, color="grey", linestyle=":", linewidth=2)
         _symlog(ax, [gd[key] * scale, mb[key] * scale])
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))   # 0.01, not 10^-2
         ax.set_yscale("log")
         ax.set_xlabel(label)
     axes[0].set_ylabel(f"training loss (all {n:,} digits)")
+    _plain_log(axes[0])                                   # shared y: both panels
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2)
     first = {name: log[key][int(np.argmax(log["loss"] < target))] for name, log, key in
              [("gd", gd, "examples"), ("mb", mb, "examples"), ("gd_s", gd, "seconds"), ("mb_s", mb, "seconds")]}
@@ -154,10 +169,12 @@ def search(coarse, fine, lam_search, *, eta: float, lam: float, steps: int):
     for res in (coarse, fine):
         ax.plot(res.values[res.diverged], np.full(res.diverged.sum(), top), "x", color=plot.PALETTE[3],
                 markersize=14, mew=3)
-    ax.text(coarse.values[-1], top * 0.8, f"diverged at\nstep {coarse.diverged_at[-1]}", ha="right", va="top",
-            color=plot.PALETTE[3])
-    ax.plot(eta, fine.best_val_loss, "*", color="black", markersize=22, label=f"best η = {eta:.2g}")
+    for i in np.flatnonzero(coarse.diverged):             # each cross with its own step
+        ax.text(coarse.values[i], top * 0.9, f"diverged\nat step {coarse.diverged_at[i]}", ha="center", va="top",
+                color=plot.PALETTE[3], fontsize="small")
+    ax.plot(eta, fine.best_val_loss, "*", color="black", markersize=22, label=f"finer search's best, η = {eta:.2g}")
     ax.set_xscale("log"); ax.set_yscale("log"); ax.set_ylim(top=top * 1.15)
+    _plain_log(ax, "x"); _plain_log(ax, "y")
     ax.set_xlabel("learning rate η"); ax.set_ylabel(f"validation loss after {steps} steps")
     ax.legend(loc="lower left"); ax.set_title("too small crawls, too large diverges")
     ax = axes[1]
@@ -180,11 +197,15 @@ def wrong_rates(curves, coarse, *, best_i: int, jump_one: float):
     fig, axes = plot.figure(1, 2, figsize=(13, 5), sharey=True)
     last = len(rates) - 1
     for ax, i, what in [(axes[0], 0, "too small"), (axes[1], last, "too large")]:
-        ax.plot(*curves[best_i], color=plot.PALETTE[0], label=f"best η = {rates[best_i]:.2g}")
-        if what == "too large":
-            ax.plot(*curves[i - 1], color=plot.PALETTE[1], label=f"η = {rates[i - 1]:.2g}: " + (
-                coarse.status(i - 1) if coarse.diverged[i - 1] else f"jumps to {jump_one:.1f}x its start"))
+        ax.plot(*curves[best_i], color=plot.PALETTE[0], label=f"coarse grid's best, η = {rates[best_i]:.2g}")
         ax.plot(*curves[i], color=plot.PALETTE[3], label=f"η = {rates[i]:.2g}: {coarse.status(i)}")
+        if what == "too large":                        # drawn on top, with a dot per step: a short run stays visible
+            x1, y1 = curves[i - 1]
+            ax.plot(x1, y1, color=plot.PALETTE[1], marker="o", markersize=6, zorder=5,
+                    label=f"η = {rates[i - 1]:.2g}: jumps to {jump_one:.1f}x its start" + (
+                        f", {coarse.status(i - 1)}" if coarse.diverged[i - 1] else ""))
+            if coarse.diverged[i - 1]:
+                ax.plot(x1[-1], y1[-1], "x", color=plot.PALETTE[1], markersize=13, mew=3, zorder=6)
         if coarse.diverged[i]:
             ax.plot(curves[i][0][-1], curves[i][1][-1], "x", color=plot.PALETTE[3], markersize=16, mew=3)
             ax.annotate(f"stopped: blown up\nwithin {coarse.diverged_at[i]} steps",
@@ -192,8 +213,9 @@ def wrong_rates(curves, coarse, *, best_i: int, jump_one: float):
                         color=plot.PALETTE[3], arrowprops=dict(arrowstyle="->", color=plot.PALETTE[3]))
         ax.set_yscale("log"); ax.set_xlabel("step")
         ax.legend(loc="lower left" if what == "too small" else "upper right")
+    _plain_log(axes[0])
     axes[0].set_ylabel("training loss (mini-batch, mean of 10)")
-    axes[0].set_title(f"too small (η = {rates[0]:.0e}): crawls")
+    axes[0].set_title(f"too small (η = {rates[0]:g}): crawls")
     axes[1].set_title(f"too large (η = {rates[-1]:.2g}): {coarse.status(-1)}")
     fig.suptitle("The two ways to get the learning rate wrong", fontweight="bold")
     return fig
@@ -210,12 +232,12 @@ def rate_panel(curves, coarse, *, best_i: int, steps: int, verdicts):
     rates = coarse.values
     fig, axes = plot.figure(1, 2, figsize=(13, 4.8), width_ratios=[3, 2])
     ax = axes[0]
-    ax.plot(*curves[best_i], color=plot.PALETTE[0], label=f"best η = {rates[best_i]:.2g}")
+    ax.plot(*curves[best_i], color=plot.PALETTE[0], label=f"coarse grid's best, η = {rates[best_i]:.2g}")
     (line,) = ax.plot([], [], color=plot.PALETTE[3], label="selected η")
     (cross,) = ax.plot([], [], "x", color=plot.PALETTE[3], markersize=16, mew=3)
     lows = min(c[1].min() for c in curves.values())
     highs = max(c[1].max() for c in curves.values())
-    ax.set_yscale("log"); ax.set_ylim(lows / 1.5, highs * 1.5); ax.set_xlim(0, steps)
+    ax.set_yscale("log"); ax.set_ylim(lows / 1.5, highs * 1.5); ax.set_xlim(0, steps); _plain_log(ax)
     ax.set_xlabel("step"); ax.set_ylabel("training loss (mean of 10)"); ax.legend(loc="upper right")
     title = ax.set_title(" ")
     ax = axes[1]
@@ -225,6 +247,7 @@ def rate_panel(curves, coarse, *, best_i: int, steps: int, verdicts):
             markersize=14, mew=3)
     (ring,) = ax.plot([], [], "o", markersize=22, markerfacecolor="none", markeredgecolor=plot.PALETTE[3], mew=3)
     ax.set_xscale("log"); ax.set_yscale("log"); ax.set_ylim(top=top * 1.15)
+    _plain_log(ax, "x"); _plain_log(ax, "y")
     ax.set_xlabel("learning rate η"); ax.set_ylabel(f"validation loss, step {steps}")
     ax.set_title("the search")
     state = {"line": line}
