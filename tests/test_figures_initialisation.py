@@ -86,6 +86,17 @@ def test_training_curves_name_a_diverged_run():
     assert fig.axes[0].get_lines()[0].get_color() == initialisation.colour("He normal")
 
 
+def test_training_curves_put_a_run_above_the_panel_on_its_top_edge():
+    ok = History(step=[1, 2, 3], loss=[2.3, 1.0, 0.5])
+    bad = History(step=[1, 2, 3], loss=[40.0, 50.0, float("inf")], diverged_at=3)
+    fig = initialisation.training_curves({"relu": {"He normal": ok, "N(0, 1)": bad}}, ylim=(0, 3.5))
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["He normal", "N(0, 1) (off the top; diverged at step 3, x)"]
+    cross = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(cross) == 1 and cross[0].get_ydata()[0] == 3.5 and not cross[0].get_clip_on()
+
+
 def fake_snapshot(calls):
     def snapshot(activation, scheme, sigma, depth, width, show):
         calls.append((activation, scheme, sigma, depth, width, show))

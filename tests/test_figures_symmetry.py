@@ -109,3 +109,14 @@ def test_numerical_core_does_not_import_the_figures():
     code = "import sys, dlcore; import dlcore.init, dlcore.nets, dlcore.record; print('dlcore.figures.symmetry' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cost_curves_keeps_given_colours_and_draws_the_reference_beneath():
+    curves = {"all zero": np.full(11, np.log(2)), "constant c = 0.5": np.linspace(0.7, 0.25, 11)}
+    fig = symmetry.cost_curves(curves, reference=("log 2", np.log(2)), colors=symmetry.CONDITION_COLOURS)
+    lines = fig.axes[0].get_lines()
+    assert lines[0].get_color() == symmetry.CONDITION_COLOURS["all zero"]
+    assert lines[1].get_color() == symmetry.CONDITION_COLOURS["constant c = 0.5"]
+    assert lines[2].get_zorder() < lines[0].get_zorder()        # the reference line lies under the curves
+    fig2 = symmetry.cost_curves({"other": np.ones(3)}, colors=symmetry.CONDITION_COLOURS)
+    assert fig2.axes[0].get_lines()[0].get_color() not in symmetry.CONDITION_COLOURS.values()

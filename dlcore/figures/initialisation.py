@@ -178,14 +178,24 @@ def gradient_figure(table: dict, cases, activations, *, labels: dict | None = No
 
 def training_curves(histories: dict, *, title: str = "", ylim=(0, 3.5), figsize=None):
     """One panel per activation: the training cost of each initialisation (dlcore.train.History), a
-    diverged run ending in an x and named "diverged at step k" (dlcore.plot.loss_curves).
+    diverged run ending in an x and named "diverged at step k" (dlcore.plot.loss_curves); a
+    diverged run whose whole curve lies above ``ylim`` is named "off the top", its x on the top edge.
     histories: {activation: {label: History}}. Returns the figure."""
     n = len(histories)
     fig, axes = plot.figure(1, n, figsize=figsize or (4.4 * n + 0.6, 5.4), sharey=True)
     axes = np.atleast_1d(axes)
     for ax, (activation, runs) in zip(axes, histories.items()):
-        plot.loss_curves(ax, runs, colors={label: colour(label, k) for k, label in enumerate(runs)},
-                         ylabel="training cost C")
+        lines = plot.loss_curves(ax, runs, colors={label: colour(label, k) for k, label in enumerate(runs)},
+                                 ylabel="training cost C")
+        for label, h in runs.items():      # a diverged run wholly above the panel: its x sits on the top edge
+            line = lines[label]
+            ys = np.asarray(line.get_ydata(), dtype=float)
+            if h.diverged_at is not None and len(ys) and ys.min() > ylim[1]:
+                for cross in ax.lines:
+                    if cross.get_marker() == "x" and cross.get_color() == line.get_color():
+                        cross.set_ydata([ylim[1]])
+                        cross.set_clip_on(False)
+                line.set_label(f"{label} (off the top; diverged at step {h.diverged_at}, x)")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2))     # below the panel: over no curve
         ax.set_title(activation)
         ax.set_ylim(*ylim)

@@ -18,6 +18,9 @@ from .. import plot, widgets
 
 UNIT_COLUMNS = ["$w_1$", "$w_2$", "$b$", "$v_0$", "$v_1$"]    # a unit: incoming w, bias b, outgoing v
 WEIGHT_RANGE = 3.0       # the explorer's weight colour scale: -3 (blue) to +3 (red)
+# One colour per condition in every cost figure of the notebook (pass as cost_curves(colors=...))
+CONDITION_COLOURS = {"random σ = 0.5 (10 draws)": plot.PALETTE[0], "constant c = 0.5": plot.PALETTE[1],
+                     "all zero": plot.PALETTE[2]}
 
 
 def _numpy(x) -> np.ndarray:
@@ -82,25 +85,29 @@ def units_at_start(rows, *, shown_labels=None, figsize=(12, 6.4)):
 
 
 def cost_curves(curves: dict, *, draws=None, draw_label: str = "", reference=None, log: bool = False,
-                title: str = "", figsize=(9, 4.2)):
+                title: str = "", colors=None, figsize=(9, 4.2)):
     """The cost at every step: one thick line per named curve, thin lines for repeated draws.
 
     curves: {name: costs (steps + 1,)}. draws: a list of cost arrays drawn thin in one colour and
-    named once, ``draw_label``. reference: (label, value) drawn as a dashed horizontal line.
-    Returns the figure.
+    named once, ``draw_label``. reference: (label, value) drawn as a thin grey dashed horizontal
+    line beneath the curves (a curve lying on it stays visible). colors: {name or draw_label:
+    colour}, to keep one colour per condition across figures; names not in it take the palette
+    in order. Returns the figure.
     """
     fig, ax = plot.figure(figsize=figsize)
-    colours = iter(plot.PALETTE)
+    colors = dict(colors or {})
+    palette = iter([c for c in plot.PALETTE if c not in colors.values()])
+    colour_of = lambda name: colors[name] if name in colors else next(palette)
     if draws:
-        colour = next(colours)
+        colour = colour_of(draw_label)
         for k, costs in enumerate(draws):
             ax.plot(np.arange(len(costs)), _numpy(costs), color=colour, lw=0.5 * mpl.rcParams["lines.linewidth"], alpha=0.6,
                     label=draw_label if k == 0 else None)
     for name, costs in curves.items():
-        ax.plot(np.arange(len(costs)), _numpy(costs), color=next(colours), label=name)
+        ax.plot(np.arange(len(costs)), _numpy(costs), color=colour_of(name), label=name, zorder=2)
     if reference is not None:
         label, value = reference
-        ax.axhline(value, color="black", ls="--", lw=1.2, label=label)
+        ax.axhline(value, color="0.45", ls="--", lw=0.8, label=label, zorder=1)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("gradient-descent step")
@@ -210,4 +217,4 @@ def explorer(X, y, snapshots, *, shown_labels=None, grid_shape=(60, 80), extent=
     return panel, titles
 
 
-__all__ = ["units_at_start", "cost_curves", "explorer", "draw_row"]
+__all__ = ["units_at_start", "cost_curves", "explorer", "draw_row", "CONDITION_COLOURS"]
