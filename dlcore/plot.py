@@ -127,7 +127,7 @@ def class_colormap():
 
 def class_scatter(ax, X, y, *, size: float | None = None):
     """Scatter 2-D points coloured by class (Okabe-Ito blue, orange, green, ...), white-edged."""
-    X, y = _as_numpy(X), _as_numpy(y).astype(int)
+    X, y = as_numpy(X), as_numpy(y).astype(int)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2); got {X.shape}")
     if y.shape != (X.shape[0],):
@@ -143,7 +143,7 @@ def weight_image(ax, W, *, vmax: float | None = None, title: str | None = None,
 
     Returns the AxesImage, whose ``set_data`` a slider can call to update it in place.
     """
-    W = _as_numpy(W)
+    W = as_numpy(W)
     if W.ndim != 2:
         raise ValueError(f"W must be a 2-D matrix (units, inputs); got shape {W.shape}")
     if vmax is None:
@@ -195,7 +195,7 @@ def layer_histograms(tensors, *, bins: int = 50, range=None, labels=None, figsiz
     tensors: a list of arrays or tensors, one per layer. Returns (fig, axes, steps) where each
     step artist's ``set_data`` can update a histogram in place.
     """
-    arrays = [_as_numpy(t).ravel() for t in tensors]
+    arrays = [as_numpy(t).ravel() for t in tensors]
     if not arrays:
         raise ValueError("tensors is empty: give one array per layer")
     if range is None:
@@ -214,7 +214,8 @@ def layer_histograms(tensors, *, bins: int = 50, range=None, labels=None, figsiz
     return fig, axes, steps
 
 
-def _as_numpy(x) -> np.ndarray:
+def as_numpy(x) -> np.ndarray:
+    """A tensor (any device) or array-like as a float numpy array, for drawing."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=float)
@@ -222,4 +223,4 @@ def _as_numpy(x) -> np.ndarray:
 
 __all__ = ["PALETTE", "DIVERGING", "style", "presenter", "is_presenter", "figure",
            "figure_rows", "class_colormap", "class_scatter",
-           "weight_image", "loss_curves", "layer_histograms"]
+           "weight_image", "loss_curves", "layer_histograms", "as_numpy"]

@@ -16,10 +16,7 @@ PLAIN, BN = "no batch norm", "batch norm"
 COLOURS = {PLAIN: plot.PALETTE[1], BN: plot.PALETTE[0]}
 
 
-def _np(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=float)
+_np = plot.as_numpy
 
 
 def transform_figure(x, y):

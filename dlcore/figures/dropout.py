@@ -18,10 +18,7 @@ from matplotlib.collections import LineCollection
 from .. import plot, widgets
 
 
-def _np(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=float)
+_np = plot.as_numpy
 
 
 def contour(z, axis, level: float = 0.0) -> list[np.ndarray]:

@@ -30,10 +30,7 @@ def colour(label: str, k: int = 0) -> str:
     return COLOURS.get(label, plot.PALETTE[k % len(plot.PALETTE)])
 
 
-def _numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=float)
+_numpy = plot.as_numpy
 
 
 def _histogram(values, lo: float, hi: float, bins: int) -> np.ndarray:

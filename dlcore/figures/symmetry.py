@@ -23,10 +23,7 @@ CONDITION_COLOURS = {"random σ = 0.5 (10 draws)": plot.PALETTE[0], "constant c 
                      "all zero": plot.PALETTE[2]}
 
 
-def _numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=float)
+_numpy = plot.as_numpy
 
 
 def _short(value, _pos=None) -> str:
