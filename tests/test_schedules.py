@@ -14,12 +14,16 @@ KW = {  # each schedule with settings that make every formula matter
     "step_decay": {"step_size": 10, "gamma": 0.5},
     "inverse": {"decay": 0.1},
     "exponential": {"decay": 0.05},
+    "cosine": {"total": 30, "eta_min": 0.01},
+    "warmup": {"steps": 12, "start_factor": 0.25},
 }
 FORMULA = {
     "constant": lambda t: 0.3,
     "step_decay": lambda t: 0.3 * 0.5 ** (t // 10),
     "inverse": lambda t: 0.3 / (1 + 0.1 * t),
     "exponential": lambda t: 0.3 * math.exp(-0.05 * t),
+    "cosine": lambda t: 0.01 + 0.29 * (1 + math.cos(math.pi * min(t, 30) / 30)) / 2,
+    "warmup": lambda t: 0.3 * (0.25 + 0.75 * min(t, 12) / 12),
 }
 STEPS = [0, 1, 9, 10, 11, 25, 100, 1234]
 
@@ -70,7 +74,7 @@ def test_lambdalr_gives_the_plain_functions_rates(name):
     want = S.SCHEDULES[name](np.arange(40), 0.3, **KW[name])
     ours = _torch_rates(lambda o: optim.scheduler(o, name, **KW[name]))
     np.testing.assert_allclose(ours, want, rtol=1e-12)
-    lam = lambda o: torch.optim.lr_scheduler.LambdaLR(o, optim.as_lambda(name, **KW[name]))  # noqa: E731
+    lam = lambda o: torch.optim.lr_scheduler.LambdaLR(o, optim.as_lambda(name, base_lr=0.3, **KW[name]))  # noqa: E731
     np.testing.assert_allclose(_torch_rates(lam), want, rtol=1e-12)
 
 
@@ -146,7 +150,7 @@ def test_robbins_monro_only_suggests():
     (lambda: S.constant(True), TypeError, "t must be"),
     (lambda: S.constant("5"), TypeError, "t must be"),
     (lambda: S.inverse(1), TypeError, "decay"),
-    (lambda: optim.as_lambda("cosine"), ValueError, r"valid choices are \['constant', 'exponential'"),
+    (lambda: optim.as_lambda("linear"), ValueError, r"valid choices are \['constant', 'cosine'"),
     (lambda: optim.as_lambda("inverse", decay=-1.0), ValueError, "decay"),
     (lambda: optim.as_lambda("inverse", decay=0.1, eta0=0.5), TypeError, "eta0"),
     (lambda: optim.scheduler("not an optimizer", "constant"), TypeError, "optimizer"),
@@ -156,5 +160,130 @@ def test_robbins_monro_only_suggests():
     (lambda: S.robbins_monro(lambda t: 1 / (1 + t), eta0=2.0), TypeError, "eta0"),
 ])
 def test_bad_inputs_are_rejected_with_a_clear_message(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# ------------------------------------------------------- cosine, warm-up, reduce-on-plateau
+
+def _torch_rates64(make_scheduler, lr=0.3, steps=40):
+    """torch's rates in float64 (the lr is a python float in the param group)."""
+    return np.array(_torch_rates(make_scheduler, lr=lr, steps=steps), dtype=np.float64)
+
+
+@pytest.mark.parametrize("eta_min", [0.0, 0.02])
+def test_cosine_is_torchs_cosineannealinglr_up_to_total(eta_min):
+    L = torch.optim.lr_scheduler
+    want = _torch_rates64(lambda o: L.CosineAnnealingLR(o, T_max=30, eta_min=eta_min), steps=31)
+    got = S.cosine(np.arange(31), 0.3, total=30, eta_min=eta_min)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-15)
+    # past total, ours stays at eta_min (torch's climbs back up: a restart we do not model)
+    assert S.cosine(45, 0.3, total=30, eta_min=eta_min) == eta_min
+
+
+def test_warmup_is_torchs_linearlr():
+    L = torch.optim.lr_scheduler
+    want = _torch_rates64(lambda o: L.LinearLR(o, start_factor=0.1, end_factor=1.0, total_iters=15))
+    np.testing.assert_allclose(S.warmup(np.arange(40), 0.3, steps=15, start_factor=0.1), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("then, kw, make", [
+    ("cosine", {"total": 40, "eta_min": 0.003},
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=40, eta_min=0.003)),
+    ("exponential", {"decay": 0.1},
+     lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=math.exp(-0.1))),
+    ("step_decay", {"step_size": 7, "gamma": 0.5},
+     lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.5)),
+])
+def test_warmup_then_is_torchs_sequentiallr(then, kw, make):
+    L = torch.optim.lr_scheduler
+    want = _torch_rates64(lambda o: L.SequentialLR(
+        o, [L.LinearLR(o, start_factor=0.2, total_iters=10), make(o)], milestones=[10]), steps=50)
+    f = S.warmup_then(then, steps=10, start_factor=0.2, **kw)
+    np.testing.assert_allclose(f(np.arange(50), 0.3), want, rtol=1e-6)
+    np.testing.assert_allclose([f(t, 0.3) for t in range(50)], want, rtol=1e-6)   # numbers too
+    np.testing.assert_allclose(f(torch.arange(50, dtype=torch.float64), 0.3).numpy(), want, rtol=1e-6)
+    # as a LambdaLR through scheduler(): the same rates, and it pickles
+    ours = _torch_rates64(lambda o: optim.scheduler(o, f), steps=50)
+    np.testing.assert_allclose(ours, want, rtol=1e-6)
+    pickle.dumps(optim.as_lambda(f))
+
+
+# validation sequences with improvements, plateaus, small (below-threshold) gains, rises, a NaN
+VAL_SEQUENCES = {
+    "plateaus": [1.0, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.79999, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.6, 0.6,
+                 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.5],
+    "noisy": (1.0 + 0.3 * np.sin(np.arange(60) * 1.7) * np.exp(-np.arange(60) / 40)
+              - np.arange(60) / 200).tolist(),
+    "rises": [1.0, 1.1, 1.2, 1.3, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, float("nan"), 1.7, 1.8, 0.5,
+              0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2],
+}
+PLATEAU_SETTINGS = [
+    {},
+    {"patience": 2},
+    {"patience": 1, "factor": 0.5, "cooldown": 2},
+    {"patience": 0, "factor": 0.5, "min_lr": 0.02},
+    {"patience": 2, "threshold": 0.05, "threshold_mode": "abs"},
+    {"patience": 1, "threshold": 0.1, "threshold_mode": "rel", "cooldown": 1, "min_lr": 1e-3},
+    {"patience": 1, "mode": "max", "factor": 0.3},
+    {"patience": 2, "mode": "max", "threshold_mode": "abs", "threshold": 0.01, "cooldown": 3},
+]
+
+
+@pytest.mark.parametrize("kw", PLATEAU_SETTINGS, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "defaults")
+@pytest.mark.parametrize("seq", sorted(VAL_SEQUENCES))
+def test_reduce_on_plateau_is_torchs_reducelronplateau(kw, seq):
+    w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.3)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    ours = S.ReduceOnPlateau(0.3, **kw)
+    cuts = 0
+    for v in VAL_SEQUENCES[seq]:
+        theirs.step(v)
+        got = ours.step(v)
+        want = opt.param_groups[0]["lr"]
+        assert got == pytest.approx(want, rel=1e-6, abs=0), (seq, kw, ours)
+        assert ours.bad == theirs.num_bad_epochs and ours.cooldown_left == theirs.cooldown_counter
+        cuts += 0 if len(ours.lrs) < 2 or ours.lrs[-1] == ours.lrs[-2] else 1
+    assert len(ours.cuts) == cuts and ours.lrs[0] == 0.3 and len(ours.lrs) == len(VAL_SEQUENCES[seq]) + 1
+
+
+def test_reduce_on_plateau_cuts_where_expected():
+    s = S.ReduceOnPlateau(1.0, factor=0.5, patience=2, min_lr=0.2)
+    rates = [s.step(v) for v in [3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]]
+    # improved at 1 and 2, then 3 bad evaluations (> patience 2) -> cut after evaluation 5, 8, 11
+    assert rates == [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2]
+    assert s.cuts == [5, 8, 11]                      # the third cut stops at min_lr
+    assert s.step(torch.tensor(1.0)) == 0.2 and s.best == 1.0   # a 0-d tensor is a number
+    assert "ReduceOnPlateau(lr=0.2" in repr(s)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: S.cosine(1, total=0), ValueError, "total"),
+    (lambda: S.cosine(1), TypeError, "total"),
+    (lambda: S.cosine(1, 0.1, total=10, eta_min=0.2), ValueError, "eta_min"),
+    (lambda: S.cosine(-1, total=10), ValueError, "t counts steps from 0"),
+    (lambda: S.warmup(1, steps=0), ValueError, "steps"),
+    (lambda: S.warmup(1, steps=5, start_factor=0.0), ValueError, "start_factor"),
+    (lambda: S.warmup(1, steps=5, start_factor=1.5), ValueError, "start_factor"),
+    (lambda: S.warmup_then("cos", steps=5), ValueError, "valid choices"),
+    (lambda: S.warmup_then("cosine", steps=5), TypeError, "total"),
+    (lambda: S.warmup_then("cosine", steps=0, total=5), ValueError, "steps"),
+    (lambda: S.warmup_then("cosine", steps=5, total=5, eta0=0.1), TypeError, "eta0"),
+    (lambda: S.warmup_then("inverse", steps=5, decay=-1.0), ValueError, "decay"),
+    (lambda: S.ReduceOnPlateau(-0.1), ValueError, "eta0"),
+    (lambda: S.ReduceOnPlateau(0.1, factor=1.0), ValueError, "factor"),
+    (lambda: S.ReduceOnPlateau(0.1, factor=0.0), ValueError, "factor"),
+    (lambda: S.ReduceOnPlateau(0.1, patience=-1), ValueError, "patience"),
+    (lambda: S.ReduceOnPlateau(0.1, patience=2.5), TypeError, "patience"),
+    (lambda: S.ReduceOnPlateau(0.1, threshold=-1e-3), ValueError, "threshold"),
+    (lambda: S.ReduceOnPlateau(0.1, threshold_mode="relative"), ValueError, r"\['abs', 'rel'\]"),
+    (lambda: S.ReduceOnPlateau(0.1, cooldown=-1), ValueError, "cooldown"),
+    (lambda: S.ReduceOnPlateau(0.1, min_lr=-1.0), ValueError, "min_lr"),
+    (lambda: S.ReduceOnPlateau(0.1, mode="lowest"), ValueError, r"\['max', 'min'\]"),
+    (lambda: S.ReduceOnPlateau(0.1).step("0.5"), TypeError, "val_loss"),
+    (lambda: S.ReduceOnPlateau(0.1).step(torch.ones(3)), ValueError, "val_loss"),
+])
+def test_new_schedules_reject_bad_input_with_a_clear_message(call, error, match):
     with pytest.raises(error, match=match):
         call()

@@ -5,20 +5,24 @@
   function steps a network's tensors or a (B, 2) batch of runs on a loss surface.
 - the classes ``SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam``: ``torch.optim.Optimizer``
   subclasses with torch's keyword names and defaults, each a loop around its rule.
-- schedules: ``constant, step_decay, inverse, exponential`` as functions of the step,
-  ``scheduler(optimizer, name, **kw)`` to use one with an optimiser, and ``robbins_monro``.
+- schedules: ``constant, step_decay, inverse, exponential, cosine, warmup`` as functions of the
+  step, ``warmup_then(name, steps=...)`` to put a linear warm-up in front of one,
+  ``scheduler(optimizer, name, **kw)`` to use one with an optimiser, ``robbins_monro``, and
+  ``ReduceOnPlateau``, the step decay driven by the validation loss.
 """
 from __future__ import annotations
 
 from . import functional
 from .functional import RULES, init_state
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-from .schedules import (SCHEDULES, RobbinsMonro, as_lambda, constant, exponential, inverse,
-                        robbins_monro, scheduler, step_decay)
+from .schedules import (SCHEDULES, ReduceOnPlateau, RobbinsMonro, as_lambda, constant, cosine,
+                        exponential, inverse, robbins_monro, scheduler, step_decay, warmup,
+                        warmup_then)
 
 __all__ = [
     "functional", "RULES", "init_state",
     "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
-    "SCHEDULES", "constant", "step_decay", "inverse", "exponential",
+    "SCHEDULES", "constant", "step_decay", "inverse", "exponential", "cosine", "warmup",
+    "warmup_then", "ReduceOnPlateau",
     "as_lambda", "scheduler", "robbins_monro", "RobbinsMonro",
 ]
