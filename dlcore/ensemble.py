@@ -27,6 +27,12 @@ Dropout: ``Ensemble(sizes, K, dropout=p)`` (one p, or one per member) drops each
 member k with probability p_k after its activation, in training mode, as
 ``dlcore.MLP(sizes, dropout=p_k)`` does: a sweep over dropout rates is then one training run.
 
+Data: every member trains on all of ``train`` by default (a deep ensemble: members differ only
+in their initialisation and batch order), or on its own rows of it: ``fit_ensemble(...,
+bootstrap=True)`` gives member k a bootstrap resample (n rows drawn with replacement: bagging,
+Breiman 1996), ``rows=`` any per-member index sets (e.g. a different data set per member,
+stacked in one X).
+
 Divergence: :func:`fit_ensemble` checks every member's loss at every step, as ``dlcore.fit``
 does; a member whose loss is inf or NaN is stopped there (its parameters are kept as they were
 after that step, as ``fit`` leaves a diverged model) and reported in
@@ -43,6 +49,7 @@ from torch import Tensor, nn
 
 from . import _checks
 from .nets import ACTIVATIONS, MLP, make_activation
+from .seeding import seed_for
 from .train import History
 
 LOSSES = ("cross_entropy", "mse")
@@ -85,7 +92,8 @@ class Ensemble(nn.Module):
 
     ``dropout``: one rate p for every member or a list of K rates. In training mode member k
     multiplies each hidden activation by m / (1 - p_k), m ~ Bernoulli(1 - p_k) per element
-    (inverted dropout, as :class:`dlcore.nn.Dropout`); in eval mode nothing is dropped. The
+    (inverted dropout, as :class:`dlcore.nn.Dropout`); in eval mode nothing is dropped. Members
+    with p_k = 0 draw no mask (a sweep over rates that includes 0 pays only for the others). The
     masks come from ``generator`` (a ``torch.Generator``, settable later as ``ens.generator``;
     fastest on the parameters' device, a CPU one also works and gives the same masks on any
     device) or, if None, from torch's global generator.
@@ -153,16 +161,23 @@ class Ensemble(nn.Module):
 
     def _drop(self, a: Tensor) -> Tensor:
         """Inverted dropout of the hidden activations a (K, n, h), member k at rate p_k."""
-        # u < 1 - p_k with u in [0, 1): kept with probability 1 - p_k; p_k = 0 keeps all (u < 1)
+        # u < 1 - p_k with u in [0, 1): kept with probability 1 - p_k
         # (u in float32 at least, as dlcore.nn.dropout: a 16-bit u would round P(keep))
         udtype = a.dtype if a.element_size() >= 4 else torch.float32
-        keep = torch.tensor([1.0 - p for p in self.dropout], dtype=udtype, device=a.device)
-        keep = keep.view(-1, 1, 1)                                # (K, 1, 1): broadcast over (n, h)
+        live = [j for j, p in enumerate(self.dropout) if p > 0]     # members p = 0 draw no mask
+        keep = torch.tensor([1.0 - self.dropout[j] for j in live], dtype=udtype, device=a.device)
+        keep = keep.view(-1, 1, 1)                                # (K', 1, 1): broadcast over (n, h)
         # drawn on the generator's device, then moved: a CPU generator (or one made before
         # ens.to(device)) gives the same masks on every device instead of a device-mismatch error
         gdev = a.device if self.generator is None else self.generator.device
-        mask = torch.rand(a.shape, generator=self.generator, device=gdev, dtype=udtype).to(a.device)
-        return a * mask.lt_(keep).div_(keep).to(a.dtype)        # 0 or 1/(1 - p_k)  (K, n, h)
+        shape = (len(live),) + tuple(a.shape[1:])
+        mask = torch.rand(shape, generator=self.generator, device=gdev, dtype=udtype).to(a.device)
+        mask = mask.lt_(keep).div_(keep).to(a.dtype)             # 0 or 1/(1 - p_k)  (K', n, h)
+        if len(live) == len(self.dropout):
+            return a * mask
+        scale = torch.ones_like(a)
+        scale[live] = mask
+        return a * scale
 
     def forward(self, x: Tensor) -> Tensor:
         """x (n, d_in), shared by every member, or (K, n, d_in), one batch each; returns the
@@ -243,6 +258,40 @@ def batch_orders(n: int, batch_size: int, steps: int, seeds) -> Tensor:
     return out
 
 
+def bootstrap_rows(n: int, k: int, seed: int = 0) -> Tensor:
+    """k bootstrap resamples of n rows (bagging, Breiman 1996): row indices (k, n), each row of a
+    resample drawn uniformly from 0..n-1 with replacement (torch.randint on
+    ``torch.Generator().manual_seed(seed)``), on the CPU. A resample holds about 1 - 1/e = 63% of
+    the distinct rows, some of them twice or more."""
+    n = _checks.integer("n", n, low=1)
+    k = _checks.integer("k", k, low=1)
+    seed = _checks.integer("seed", seed, low=0)
+    return torch.randint(n, (k, n), generator=torch.Generator().manual_seed(seed))
+
+
+def _member_rows(rows, k: int, n: int) -> list[Tensor]:
+    """rows: a (k, m) integer tensor or k 1-D integer index sequences into n rows -> k CPU tensors."""
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__len__"):
+        raise TypeError(f"rows must be a ({k}, m) tensor or a list of {k} index tensors; got "
+                        f"{type(rows).__name__}")
+    if isinstance(rows, Tensor) and rows.dim() != 2:
+        raise ValueError(f"rows must be a ({k}, m) tensor or a list of {k} index tensors; got a "
+                         f"tensor of shape {tuple(rows.shape)}")
+    if len(rows) != k:
+        raise ValueError(f"rows must hold one index set per member ({k}); got {len(rows)}")
+    out = []
+    for j, r in enumerate(rows):
+        r = torch.as_tensor(r).cpu() if not isinstance(r, Tensor) else r.cpu()
+        if r.dim() != 1 or not len(r) or r.dtype.is_floating_point or r.dtype == torch.bool:
+            raise ValueError(f"rows[{j}] must be a non-empty 1-D tensor of integer row indices; got "
+                             f"dtype {r.dtype}, shape {tuple(r.shape)}")
+        if int(r.min()) < 0 or int(r.max()) >= n:
+            raise ValueError(f"rows[{j}] must index rows 0..{n - 1} of train; got "
+                             f"{int(r.min())}..{int(r.max())}")
+        out.append(r.long())
+    return out
+
+
 @dataclass
 class EnsembleHistory:
     """What :func:`fit_ensemble` saw.
@@ -251,11 +300,14 @@ class EnsembleHistory:
     the step it diverged at. ``diverged_at[k]``: the step (1-based, as ``History.diverged_at``)
     whose loss was inf/NaN, where member k was stopped, else None. Training ends early when
     every member has diverged, so ``loss`` may have fewer rows than ``steps`` asked for.
+    ``rows``: the rows of train each member trained on (a list of K CPU index tensors, e.g. its
+    bootstrap resample), or None when every member used all of them.
     """
 
     loss: Tensor
     diverged_at: list = field(default_factory=list)
     seconds: float = 0.0
+    rows: list | None = None
 
     @property
     def diverged(self) -> list[bool]:
@@ -275,7 +327,8 @@ class EnsembleHistory:
 def fit_ensemble(ens: Ensemble, train, *, steps: int = 500, batch_size: int = 64,
                  optimizer: torch.optim.Optimizer | None = None, lr: float = 0.1,
                  loss: str = "cross_entropy", seed: int = 0,
-                 same_batches: bool = False) -> EnsembleHistory:
+                 same_batches: bool = False, bootstrap: bool = False,
+                 rows=None) -> EnsembleHistory:
     r"""Train all K members of ``ens`` together on ``train = (X, y)``; return an
     :class:`EnsembleHistory` (losses (steps, K), which members diverged and when).
 
@@ -294,6 +347,13 @@ def fit_ensemble(ens: Ensemble, train, *, steps: int = 500, batch_size: int = 64
     them (same optimiser settings), diverged members included: ``fit`` stops at a diverged
     step, and so does that member here, while the others go on. (Dropout masks, if the
     ensemble has dropout, are drawn differently from K separate runs'.)
+
+    Data per member: all of ``train`` by default. ``bootstrap=True``: member k trains on its own
+    bootstrap resample ``rows[k]`` of the n rows (:func:`bootstrap_rows` with seed
+    ``dlcore.seed_for(seed, "bootstrap")``), as ``dlcore.fit(member_k, (X[rows[k]],
+    y[rows[k]]), seed=seed + k)`` would; ``rows=``: your own index sets instead, a (K, m) tensor
+    or K 1-D index tensors (lengths may differ; each at least ``batch_size``). The rows used
+    come back in ``EnsembleHistory.rows``.
     """
     if not isinstance(ens, Ensemble):
         raise TypeError(f"ens must be a dlcore.ensemble.Ensemble; got {type(ens).__name__}")
@@ -310,14 +370,30 @@ def fit_ensemble(ens: Ensemble, train, *, steps: int = 500, batch_size: int = 64
     seed = _checks.integer("seed", seed, low=0)
     if not isinstance(same_batches, bool):
         raise TypeError(f"same_batches must be True or False; got {same_batches!r}")
+    if not isinstance(bootstrap, bool):
+        raise TypeError(f"bootstrap must be True or False; got {bootstrap!r}")
+    if bootstrap and rows is not None:
+        raise ValueError("give either bootstrap=True or rows=, not both")
     if optimizer is None:
         optimizer = torch.optim.SGD(ens.parameters(), lr=_checks.number("lr", lr, low=0.0,
                                                                          low_open=True))
     elif not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
     k = ens.k
+    if bootstrap:
+        rows = list(bootstrap_rows(n, k, seed_for(seed, "bootstrap")))
+    elif rows is not None:
+        rows = _member_rows(rows, k, n)
+        small = min(range(k), key=lambda j: len(rows[j]))
+        if batch_size > len(rows[small]):
+            raise ValueError(f"batch_size must be at most the smallest member's rows "
+                             f"(rows[{small}]: {len(rows[small])}); got {batch_size}")
     # all the indices up front: one tensor, no per-step python bookkeeping per member
-    if same_batches:
+    if rows is not None:  # member j: positions into its own rows, as fit on X[rows[j]] draws them
+        seeds = [seed if same_batches else seed + j for j in range(k)]
+        idx = torch.stack([r[batch_orders(len(r), batch_size, steps, [s])[:, 0]]
+                           for r, s in zip(rows, seeds)], 1)                 # (steps, K, batch_size)
+    elif same_batches:
         idx = batch_orders(n, batch_size, steps, [seed]).expand(steps, k, batch_size)
     else:
         idx = batch_orders(n, batch_size, steps, [seed + j for j in range(k)])
@@ -359,7 +435,7 @@ def fit_ensemble(ens: Ensemble, train, *, steps: int = 500, batch_size: int = 64
             if len(held) == k:  # every member stopped: nothing left to train
                 break
     ens.train(was_training)
-    return EnsembleHistory(losses[:t + 1].cpu(), diverged_at, time.perf_counter() - start)
+    return EnsembleHistory(losses[:t + 1].cpu(), diverged_at, time.perf_counter() - start, rows)
 
 
 @torch.no_grad()
@@ -376,4 +452,4 @@ def accuracy(ens: Ensemble, data) -> tuple[float, Tensor]:
     return (probs.mean(0).argmax(1) == y).float().mean().item(), members.cpu()
 
 
-__all__ = ["Ensemble", "EnsembleHistory", "fit_ensemble", "batch_orders", "accuracy"]
+__all__ = ["Ensemble", "EnsembleHistory", "fit_ensemble", "batch_orders", "bootstrap_rows", "accuracy"]

@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from dlcore.data import two_spirals
-from dlcore.ensemble import Ensemble, EnsembleHistory, accuracy, batch_orders, fit_ensemble
+from dlcore.ensemble import (Ensemble, EnsembleHistory, accuracy, batch_orders, bootstrap_rows,
+                             fit_ensemble)
+from dlcore.seeding import seed_for
 from dlcore.nets import MLP
 from dlcore.train import History, fit
 
@@ -285,3 +287,77 @@ def test_dropout_masks_from_a_cpu_generator_on_cuda():
     out = gpu(x.cuda())
     assert out.is_cuda
     torch.testing.assert_close(out.cpu(), cpu(x), rtol=1e-4, atol=1e-5)
+
+
+def test_bootstrap_rows_resample_with_replacement():
+    rows = bootstrap_rows(1000, 4, seed=7)
+    assert rows.shape == (4, 1000) and rows.dtype == torch.long
+    assert int(rows.min()) >= 0 and int(rows.max()) < 1000
+    assert torch.equal(rows, bootstrap_rows(1000, 4, seed=7)) and not torch.equal(rows, bootstrap_rows(1000, 4, seed=8))
+    distinct = torch.tensor([len(torch.unique(r)) for r in rows]) / 1000
+    assert ((distinct - (1 - 1 / torch.e)).abs() < 0.04).all()      # about 63% distinct rows each
+    assert not torch.equal(rows[0], rows[1])
+    with pytest.raises(ValueError, match="n"):
+        bootstrap_rows(0, 2)
+    with pytest.raises(ValueError, match="k"):
+        bootstrap_rows(10, 0)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_rows_training_equals_fit_on_each_members_rows(opt):
+    # member k trained on rows[k] (lengths differ) is dlcore.fit on (X[rows[k]], y[rows[k]]), seed + k
+    X, y = two_spirals(120, seed=0, dtype=F64)
+    rows = [torch.arange(0, 120), torch.arange(30, 90), torch.tensor([5, 5, 6, 7, 8, 9, 9, 9, 100, 101, 50, 2])]
+    make = {"sgd": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+            "adam": lambda ps: torch.optim.Adam(ps, lr=0.01)}[opt]
+    ens = Ensemble([2, 16, 2], 3, seed=3, dtype=F64)
+    members = [ens.member(k) for k in range(3)]
+    hist = fit_ensemble(ens, (X, y), steps=40, batch_size=8, optimizer=make(ens.parameters()), seed=4,
+                        rows=[r.tolist() if k == 2 else r for k, r in enumerate(rows)])
+    assert [torch.equal(a, b) for a, b in zip(hist.rows, rows)] == [True] * 3
+    for k, (m, r) in enumerate(zip(members, rows)):
+        fit(m, (X[r], y[r]), steps=40, batch_size=8, optimizer=make(m.parameters()), seed=4 + k, progress=False)
+        for p, q in zip(ens.member(k).parameters(), m.parameters()):
+            assert (p - q).abs().max().item() < 1e-12
+
+
+def test_bootstrap_training_is_bagging():
+    X, y = two_spirals(100, seed=1, dtype=F64)
+    ens = Ensemble([2, 8, 2], 3, seed=0, dtype=F64)
+    members = [ens.member(k) for k in range(3)]
+    hist = fit_ensemble(ens, (X, y), steps=30, batch_size=10, lr=0.1, seed=2, bootstrap=True)
+    assert torch.equal(torch.stack(hist.rows), bootstrap_rows(100, 3, seed_for(2, "bootstrap")))
+    for k, (m, r) in enumerate(zip(members, hist.rows)):
+        fit(m, (X[r], y[r]), steps=30, batch_size=10, lr=0.1, seed=2 + k, progress=False)
+        for p, q in zip(ens.member(k).parameters(), m.parameters()):
+            assert (p - q).abs().max().item() < 1e-12
+    # without rows every member used all of train
+    assert fit_ensemble(Ensemble([2, 8, 2], 2), (X.float(), y), steps=1, batch_size=10).rows is None
+
+
+def test_rows_with_same_batches_use_the_same_positions():
+    X, y = two_spirals(100, seed=1, dtype=F64)
+    rows = torch.stack([torch.arange(50), torch.arange(50, 100)])
+    ens = Ensemble([2, 8, 2], 2, seed=5, dtype=F64)
+    members = [ens.member(k) for k in range(2)]
+    fit_ensemble(ens, (X, y), steps=12, batch_size=10, lr=0.1, seed=6, rows=rows, same_batches=True)
+    for k, (m, r) in enumerate(zip(members, rows)):
+        fit(m, (X[r], y[r]), steps=12, batch_size=10, lr=0.1, seed=6, progress=False)
+        for p, q in zip(ens.member(k).parameters(), m.parameters()):
+            assert (p - q).abs().max().item() < 1e-12
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    ({"rows": [torch.arange(10)]}, ValueError, r"one index set per member \(2\)"),
+    ({"rows": [torch.arange(10), torch.rand(10)]}, ValueError, r"rows\[1\].*integer"),
+    ({"rows": [torch.arange(10), torch.tensor([0, 200])]}, ValueError, r"rows\[1\] must index rows 0..99"),
+    ({"rows": [torch.arange(10), torch.arange(4)]}, ValueError, r"batch_size.*rows\[1\]: 4"),
+    ({"rows": torch.arange(10)}, ValueError, r"\(2, m\) tensor"),
+    ({"rows": 3}, TypeError, "rows"),
+    ({"rows": [torch.arange(10), torch.arange(10)], "bootstrap": True}, ValueError, "not both"),
+    ({"bootstrap": 1}, TypeError, "bootstrap"),
+])
+def test_bad_rows(kw, err, match):
+    X, y = two_spirals(100, seed=0)
+    with pytest.raises(err, match=match):
+        fit_ensemble(Ensemble([2, 4, 2], 2), (X, y), steps=2, batch_size=5, **kw)

@@ -115,3 +115,17 @@ def test_numerical_core_never_imports_the_figures():
     code = ("import sys, dlcore, dlcore.nn, dlcore.ensemble, dlcore.train; "
             "assert not any(m.startswith('dlcore.figures') for m in sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_diversity_figure_one_panel_per_size_ensemble_and_average_member():
+    same = (np.array([0.90, 0.91, 0.915]), np.array([0.90, 0.89, 0.905]), 0.035)
+    bag = (np.array([0.88, 0.90, 0.91]), np.array([0.88, 0.87, 0.875]), 0.11)
+    fig = dropout.diversity_figure({"500 digits": {"same data": same, "bagging": bag},
+                                    "4,000 digits": {"same data": same}})
+    left, right = fig.axes
+    assert len(left.lines) == 4 and len(right.lines) == 2
+    np.testing.assert_allclose(left.lines[0].get_ydata(), same[0])
+    assert left.lines[1].get_ydata()[0] == pytest.approx(same[1].mean())       # the average member, dashed
+    assert left.lines[0].get_color() == right.lines[0].get_color() != left.lines[2].get_color()
+    assert "same data +1.7, bagging +3.5 points" in left.get_title()
+    assert "disagree 11%" in left.get_legend().get_texts()[2].get_text()

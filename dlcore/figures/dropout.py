@@ -1,6 +1,7 @@
 """Notebook 05's figures: a dropout mask at work, the "total turning" of a curve, dropout's
 decision boundaries on the spirals, the sub-network (MC dropout) slider, the gap between the
-average of k sub-networks and the eval-mode network, and the explicit ensemble on MNIST.
+average of k sub-networks and the eval-mode network, and the explicit ensemble on MNIST (one
+run, and what diversity buys: same data against bagging, on a small and a larger training set).
 
 Each function draws numbers the notebook computed and returns the figure (the slider: the Panel
 and a dict of what it shows, which the notebook's checks read back); the slider's callback
@@ -264,5 +265,40 @@ def ensemble_figure(first_j, member_acc, ens_acc: float):
     return fig
 
 
+def diversity_figure(results: dict, *, styles: dict | None = None):
+    """Accuracy against the number of members averaged, one panel per training-set size.
+
+    results: {panel title: {strategy: (first_j (E,), member_acc (E,), disagreement)}}: first_j[j-1]
+    the test accuracy of the ensemble of the first j members, member_acc each member's own,
+    disagreement the share of test points on which two members disagree (in the legend). Each
+    strategy is drawn as the ensemble (solid, dots) and its average member (dashed, same colour).
+    """
+    styles = styles or {}
+    colours = iter([plot.PALETTE[0], plot.PALETTE[3], plot.PALETTE[2], plot.PALETTE[4]])
+    colour = {name: styles.get(name, next(colours)) for name in dict.fromkeys(
+        name for panel in results.values() for name in panel)}
+    fig, axes = plot.figure(1, len(results), figsize=(7.2 * len(results), 5.6))
+    for ax, (title, panel) in zip(np.atleast_1d(axes), results.items()):
+        gains = []
+        for name, (first_j, member_acc, disagree) in panel.items():
+            first_j, member_acc = _np(first_j), _np(member_acc)
+            js = np.arange(1, len(first_j) + 1)
+            ax.plot(js, first_j, "o-", color=colour[name],
+                    label=f"{name}: ensemble of j (disagree {disagree:.0%})")
+            ax.axhline(member_acc.mean(), color=colour[name], ls="--", lw=2.5,
+                       label=f"{name}: average member")
+            gains.append(f"{name} {100 * (first_j[-1] - member_acc.mean()):+.1f}")
+        ax.set_xlabel("members averaged j")
+        ax.set_ylabel("test accuracy")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + 0.55 * (hi - lo))                 # room for the legend above the curves
+        ax.legend(loc="upper right", fontsize="small")
+        ax.set_title(f"{title}\ngain over the average member: {', '.join(gains)} points")
+    fig.suptitle("Bagging makes the members worse and more different: a larger gain over the average\n"
+                 "member, yet no better an ensemble than the same data", fontweight="bold")
+    return fig
+
+
 __all__ = ["Plane", "contour", "smooth", "mask_figure", "turning_figure", "boundary_figure", "draws_table",
-           "mc_panel", "gap_figure", "ensemble_figure"]
+           "mc_panel", "gap_figure", "ensemble_figure", "diversity_figure"]
