@@ -8,6 +8,14 @@ The lectures' recipe, in three calls::
     lams = search("weight_decay", [0, 1e-4, 1e-3, 1e-2], make_model, train, val,
                   steps=300, fixed={"lr": fine.best})    # lambda after eta is fixed
 
+Grid or random search (Bergstra & Bengio 2012): with a budget of n trials over several
+hyper-parameters, a grid of k values per axis tests only k distinct values of each, while n
+random draws test n distinct values of every one, so when one hyper-parameter matters much more
+than the others a random search explores it n/k times as finely. :func:`sample_log_uniform`
+draws such trials, :func:`log_strata` lays a grid (optionally shifted) on the same log axis, and
+:func:`nearest_cell` reads trials off a table of runs measured once on a fine grid, so both
+strategies can be replayed thousands of times for the price of one table.
+
 Why log spacing: a learning rate (or a weight decay) acts multiplicatively, so 1e-4 and 2e-4
 differ as much as 0.1 and 0.2; an even grid would spend almost all its points on the top decade.
 
@@ -65,6 +73,87 @@ def refine(best: float, factor: float = 10**0.5, n: int = 5) -> np.ndarray:
     if n % 2:
         grid[n // 2] = best
     return grid
+
+
+def _log_range(low, high, name_low="low", name_high="high"):
+    low = _checks.number(name_low, low, low=0.0, low_open=True)
+    high = _checks.number(name_high, high, low=0.0, low_open=True)
+    if not low < high:
+        raise ValueError(f"needs {name_low} < {name_high}; got {name_low}={low}, {name_high}={high}")
+    return math.log10(low), math.log10(high)
+
+
+def _generator(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(_checks.integer("rng", rng, low=0))
+    raise TypeError(f"rng must be a numpy Generator or a seed (int >= 0); got {type(rng).__name__}")
+
+
+def sample_log_uniform(low: float, high: float, size, *, rng=0) -> np.ndarray:
+    """``size`` values drawn log-uniformly from [low, high]: ``10 ** U(log10 low, log10 high)``.
+
+    Log-uniform: each decade of the range gets the same share of the draws, as a learning rate
+    or a weight decay needs (see :func:`log_grid`). ``rng`` is a ``numpy.random.Generator`` or
+    an int seed; ``size`` an int or a shape tuple (e.g. (draws, trials)).
+    """
+    a, b = _log_range(low, high)
+    if isinstance(size, (tuple, list)):
+        size = tuple(_checks.integer(f"size[{i}]", k, low=1) for i, k in enumerate(size))
+    else:
+        size = _checks.integer("size", size, low=1)
+    return np.clip(10.0 ** _generator(rng).uniform(a, b, size), 10.0 ** a, 10.0 ** b)
+
+
+def log_strata(low: float, high: float, n: int, offset: float = 0.5) -> np.ndarray:
+    """A grid of ``n`` values on [low, high], one in each of n equal strata of log10 [low, high].
+
+    Value i is ``10 ** (log10 low + (i + offset) * w)``, w = log10(high / low) / n: with the
+    default offset 0.5 the strata's centres (the grid a careful person lays: e.g. (1e-3.5,
+    1e-0.5) with n = 3 gives 0.001, 0.01, 0.1); any offset in [0, 1) shifts the whole grid,
+    keeping its spacing, which is how to average a grid search over where its points happen to
+    fall.
+    """
+    a, b = _log_range(low, high)
+    n = _checks.integer("n", n, low=1)
+    offset = _checks.number("offset", offset, low=0.0, high=1.0, high_open=True)
+    return 10.0 ** (a + (np.arange(n) + offset) * (b - a) / n)
+
+
+def nearest_cell(axes, points) -> tuple:
+    """Index the cell of a table measured on log-spaced ``axes`` that is nearest each point.
+
+    ``axes``: one increasing 1-D array of positive values per hyper-parameter (the table's rows,
+    columns, ...); ``points``: an array (..., d) of trials (d = len(axes)), in the same units.
+    Returns a tuple of d integer arrays of shape (...), one per axis, nearest in log10, so
+    ``table[nearest_cell(axes, points)]`` reads every trial's measured result at once.
+    """
+    if isinstance(axes, np.ndarray) or not isinstance(axes, (list, tuple)) or not axes:
+        raise TypeError("axes must be a list of 1-D arrays, one per hyper-parameter")
+    logs = []
+    for i, ax in enumerate(axes):
+        ax = np.asarray(ax, dtype=float)
+        if ax.ndim != 1 or ax.size == 0 or not np.all(np.isfinite(ax)) or (ax <= 0).any():
+            raise ValueError(f"axes[{i}] must be a non-empty 1-D array of positive values")
+        if (np.diff(ax) <= 0).any():
+            raise ValueError(f"axes[{i}] must be increasing")
+        logs.append(np.log10(ax))
+    points = np.asarray(points, dtype=float)
+    if points.ndim < 1 or points.shape[-1] != len(axes):
+        raise ValueError(f"points must have shape (..., {len(axes)}), one column per axis; "
+                         f"got {points.shape}")
+    if not np.all(np.isfinite(points)) or (points <= 0).any():
+        raise ValueError("points must be positive and finite (values on a log axis)")
+    out = []
+    for j, lg in enumerate(logs):
+        x = np.log10(points[..., j])
+        k = np.clip(np.searchsorted(lg, x), 1, max(len(lg) - 1, 1))     # lg[k-1] <= x < lg[k]
+        if len(lg) == 1:
+            out.append(np.zeros(x.shape, dtype=int))
+            continue
+        out.append(np.where(x - lg[k - 1] <= lg[k] - x, k - 1, k))
+    return tuple(out)
 
 
 @dataclass
@@ -222,4 +311,5 @@ def lr_search(make_model, train, val, rates, *, steps: int, **kwargs) -> SearchR
     return search("lr", rates, make_model, train, val, steps=steps, **kwargs)
 
 
-__all__ = ["log_grid", "refine", "search", "lr_search", "SearchResult"]
+__all__ = ["log_grid", "refine", "search", "lr_search", "SearchResult", "sample_log_uniform",
+           "log_strata", "nearest_cell"]

@@ -232,3 +232,60 @@ def test_str_is_table_and_status_checks_index(coarse):
     assert len(coarse.table().splitlines()) == len(coarse.values) + 1
     with pytest.raises(ValueError, match="i must be <= 5"):
         coarse.status(6)
+
+
+# ------------------------------------------------------------- random vs grid search helpers
+
+def test_sample_log_uniform_is_uniform_in_log():
+    from dlcore.search import sample_log_uniform
+    x = sample_log_uniform(1e-4, 1.0, 40000, rng=3)
+    assert x.shape == (40000,) and x.min() >= 1e-4 and x.max() <= 1.0
+    per_decade = np.histogram(np.log10(x), bins=[-4, -3, -2, -1, 0])[0] / len(x)
+    np.testing.assert_allclose(per_decade, 0.25, atol=0.01)          # each decade a quarter
+    assert np.median(x) == pytest.approx(1e-2, rel=0.05)              # the geometric midpoint
+    np.testing.assert_array_equal(sample_log_uniform(1e-4, 1.0, (5, 9), rng=7),
+                                  sample_log_uniform(1e-4, 1.0, (5, 9), rng=np.random.default_rng(7)))
+    assert sample_log_uniform(1e-4, 1.0, (5, 9), rng=7).shape == (5, 9)
+
+
+def test_log_strata_centres_and_shifts():
+    from dlcore.search import log_strata
+    np.testing.assert_allclose(log_strata(10**-3.5, 10**-0.5, 3), [1e-3, 1e-2, 1e-1], rtol=1e-12)
+    np.testing.assert_allclose(log_strata(1e-4, 1.0, 4, offset=0.0), [1e-4, 1e-3, 1e-2, 1e-1], rtol=1e-12)
+    g = log_strata(1e-3, 1.0, 3, offset=0.9)
+    np.testing.assert_allclose(np.diff(np.log10(g)), 1.0)              # the spacing is kept
+    assert g[-1] < 1.0
+
+
+def test_nearest_cell_reads_a_table():
+    from dlcore.search import nearest_cell
+    lr, lam = np.array([1e-3, 1e-2, 1e-1]), np.array([1e-4, 1e-2])
+    table = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    pts = np.array([[2.9e-3, 1e-5], [3.3e-3, 1e-3 * 1.01], [1.0, 1.0], [1e-6, 1e-3 * 0.99]])
+    i, j = nearest_cell([lr, lam], pts)
+    assert i.tolist() == [0, 1, 2, 0] and j.tolist() == [0, 1, 1, 0]   # nearest in log10
+    assert table[i, j].tolist() == [1.0, 4.0, 6.0, 1.0]
+    i, j = nearest_cell([lr, lam], pts.reshape(2, 2, 2))               # any leading shape
+    assert i.shape == (2, 2) and table[i, j].tolist() == [[1.0, 4.0], [6.0, 1.0]]
+    (k,) = nearest_cell([np.array([0.5])], [[3.0], [0.1]])
+    assert k.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda S: S.sample_log_uniform(0.0, 1.0, 3), ValueError, "low"),
+    (lambda S: S.sample_log_uniform(1.0, 0.1, 3), ValueError, "low < high"),
+    (lambda S: S.sample_log_uniform(1e-3, 1.0, 0), ValueError, "size"),
+    (lambda S: S.sample_log_uniform(1e-3, 1.0, 2.5), TypeError, "size"),
+    (lambda S: S.sample_log_uniform(1e-3, 1.0, 3, rng="seed"), TypeError, "rng"),
+    (lambda S: S.log_strata(1e-3, 1.0, 0), ValueError, "n"),
+    (lambda S: S.log_strata(1e-3, 1.0, 3, offset=1.0), ValueError, "offset"),
+    (lambda S: S.nearest_cell(np.array([1.0, 2.0]), [[1.0]]), TypeError, "axes"),
+    (lambda S: S.nearest_cell([np.array([2.0, 1.0])], [[1.0]]), ValueError, "increasing"),
+    (lambda S: S.nearest_cell([np.array([0.0, 1.0])], [[1.0]]), ValueError, "positive"),
+    (lambda S: S.nearest_cell([np.array([1.0, 2.0])], [[1.0, 2.0]]), ValueError, r"\(\.\.\., 1\)"),
+    (lambda S: S.nearest_cell([np.array([1.0, 2.0])], [[-1.0]]), ValueError, "positive"),
+])
+def test_search_helpers_reject_bad_input(call, error, match):
+    from dlcore import search as S
+    with pytest.raises(error, match=match):
+        call(S)
