@@ -140,3 +140,49 @@ def test_momentum_figure():
 def test_presenter_mode_draws_too():
     plot.presenter()
     _render(sgd.batch_losses(np.linspace(2.5, 0.3, 124), batch_size=64, n=4000))
+
+
+def test_emphasis_figure():
+    conds = [("uniform", "clean"), ("emphasis", "clean"), ("uniform", "noisy"), ("emphasis", "noisy")]
+    val = np.linspace(2.3, 0.3, 6)[:, None] * np.array([1.0, 1.1, 1.8, 2.5])
+    mis = np.tile([0.0, 0.0, 0.2, 0.35], (5, 1))
+    fig = _render(sgd.emphasis(val, mis, conditions=conds, colours={"uniform": "C0", "emphasis": "C1"},
+                               noise=0.2, epochs=5))
+    assert len(fig.axes[0].lines) == 4 and len(fig.axes[1].lines) == 3      # two noisy runs + the 20% line
+    assert "20% of the labels" in [t.get_text() for t in fig.axes[1].texts]
+
+
+def _search_inputs():
+    eta, lam = 10.0 ** np.linspace(-3.4, -0.6, 15), np.array([1e-4, 1e-3, 1e-2])
+    table = (2.0 - 0.5 * np.log10(eta / eta[0]))[:, None] + 0.01 * np.arange(3)
+    grid = np.stack(np.meshgrid([1e-3, 1e-2, 1e-1], lam, indexing="ij"), -1).reshape(9, 2)
+    rng = np.random.default_rng(0)
+    draws = np.stack([10 ** rng.uniform(-3.5, -0.5, (4, 9)), 10 ** rng.uniform(-4.5, -1.5, (4, 9))], -1)
+    return table, eta, lam, grid, draws
+
+
+def test_grid_vs_random_panel_selects_each_draw():
+    table, eta, lam, grid, draws = _search_inputs()
+    best = np.array([0.6, 0.5, 0.7, 0.55])
+    panel, state = sgd.grid_vs_random(table, eta, lam, grid, draws, 0.65, best, eta_range=(10**-3.5, 10**-0.5),
+                                      lam_range=(10**-4.5, 10**-1.5), steps=150)
+    _render(panel.fig if hasattr(panel, "fig") else panel.figure)
+    for d in range(4):
+        panel.set(draw=d)
+        assert state["draw"] == d and state["best"] == best[d]
+        np.testing.assert_allclose(state["points"].get_xdata(), draws[d, :, 0])
+    titles = [t for t in _titles(state["points"].figure) if t.strip()]
+    assert any("3 values of η" in t for t in titles) and any("random draw 3: 9 values of η" in t for t in titles)
+
+
+def test_schedules_figure():
+    steps = np.arange(100)
+    rates = {"constant": np.full(100, 0.3), "plateau": np.where(steps < 50, 0.3, 0.03),
+             "cosine": 0.15 * (1 + np.cos(np.pi * steps / 100)), "no warm": 0.6 * np.ones(100),
+             "warm": np.minimum(0.6, 0.006 * (steps + 1))}
+    val = {n: np.linspace(1.0, 0.3, 6) for n in rates}
+    batch = {n: np.linspace(2.3, 0.3, 100) for n in rates}
+    fig = _render(sgd.schedules(rates, val, batch, steps_per_val=16, eta0=0.3, names=["constant", "plateau", "cosine"],
+                                warm=("no warm", "warm"), warmup_steps=20))
+    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 5 and len(fig.axes[2].lines) == 3
+    assert "0.300 at the end" in " ".join(t.get_text() for t in fig.axes[1].get_legend().get_texts())

@@ -1,6 +1,7 @@
 """Notebook 08's figures: SGD's own noisy loss, the gradient noise against m, GD against SGD,
-the order of the examples, the learning-rate search, too small / too large, the slider, and the
-momentum warm-up.
+the order of the examples and the emphasis on hard examples, the learning-rate search, grid
+against random search (and its slider), too small / too large, the slider, learning-rate
+schedules, and the momentum warm-up.
 
 Every function draws what the notebook computed and passed in (losses, search results, curves
 already smoothed); none trains or measures anything. Each returns the figure (the slider: the
@@ -12,6 +13,8 @@ import math
 
 import numpy as np
 from matplotlib import ticker
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 
 from dlcore import plot, widgets
 
@@ -290,5 +293,148 @@ def momentum(curves, *, rates, warmup_steps: int, mu: float = 0.9):
     return fig
 
 
-__all__ = ["table", "batch_losses", "noise", "noise_table", "gd_vs_sgd", "orders", "search",
-           "wrong_rates", "rate_panel", "momentum"]
+def emphasis(val, mislabelled, *, conditions, colours, noise: float, epochs: int):
+    """Left: the validation loss per epoch of uniform reshuffling and of the emphasising scheme,
+    with clean and with noisy labels. Right: the share of each epoch's draws whose label was
+    replaced, for the two runs on noisy labels.
+
+    ``val``: (epochs + 1, C) validation losses (row 0: before training), ``mislabelled``:
+    (epochs, C) shares, both already averaged over draws; ``conditions``: C (order, labels)
+    pairs; ``colours``: order -> colour (labels: solid for clean, dashed for noisy).
+    """
+    val, mislabelled = np.asarray(val), np.asarray(mislabelled)
+    fig, axes = plot.figure(1, 2, figsize=(13, 5), width_ratios=[3, 2])
+    ep = np.arange(epochs + 1)
+    for c, (order, labels) in enumerate(conditions):
+        style = "-" if labels == "clean" else "--"
+        axes[0].plot(ep, val[:, c], style, marker="o", color=colours[order], label=f"{order}, {labels} labels")
+    axes[0].set_yscale("log"); _plain_log(axes[0])
+    axes[0].set_xlabel("epoch"); axes[0].set_ylabel("validation loss (clean labels)")
+    axes[0].legend(loc="upper right"); axes[0].set_title("emphasis: no gain when clean, a loss when noisy")
+    for c, (order, labels) in enumerate(conditions):
+        if labels != "clean":
+            axes[1].plot(np.arange(1, epochs + 1), 100 * mislabelled[:, c], "--", marker="o",
+                         color=colours[order], label=order)
+    axes[1].axhline(100 * noise, color="grey", linestyle=":", linewidth=2)
+    axes[1].text(epochs, 100 * noise * 0.93, f"{noise:.0%} of the labels", ha="right", va="top", color="grey")
+    axes[1].set_ylim(0, 100 * max(mislabelled.max(), noise) * 1.25)
+    axes[1].set_xticks(np.arange(1, epochs + 1))
+    axes[1].set_xlabel("epoch"); axes[1].set_ylabel("draws with a replaced label (%)")
+    axes[1].legend(loc="upper left"); axes[1].set_title("what emphasis draws")
+    fig.suptitle("Prefer hard examples? Here they are mostly the mislabelled ones", fontweight="bold")
+    return fig
+
+
+def _decades(ax, axis: str):
+    """Log ticks at the powers of 10 only, as plain decimals (0.001, 0.01 ...): for crowded axes."""
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    a.set_major_locator(ticker.LogLocator(base=10, subs=(1.0,)))
+    a.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    a.set_minor_formatter(ticker.NullFormatter())
+
+
+def grid_vs_random(table, table_eta, table_lam, grid, draws, best_grid, best_random, *, eta_range, lam_range,
+                   steps: int, draw: int = 0):
+    """Bergstra & Bengio's Figure 1 on measured runs, with a slider over the random draws.
+
+    Left: the 3x3 grid; right: one draw of 9 log-uniform trials. Each main panel shows the
+    trials over (eta, lambda) on the measured table (the background, dark where the validation
+    loss is low); above it the validation loss against eta (the table's mean over lambda: the
+    important parameter's marginal), at its right the same against lambda on the same scale,
+    with the trials' values marked on both.
+
+    ``table`` (len(table_eta), len(table_lam)); ``grid`` (9, 2) and ``draws`` (D, 9, 2) in
+    (eta, lambda); ``best_grid`` a number, ``best_random`` (D,): each strategy's best validation
+    loss. Returns (panel, state): ``state`` holds the selected ``draw``, its ``best`` and the
+    trials' Line2D ``points``.
+    """
+    table = np.asarray(table)
+    fig = Figure(figsize=(14, 6.6), layout="constrained")
+    gs = fig.add_gridspec(2, 4, width_ratios=[4, 1.3, 4, 1.3], height_ratios=[1.4, 3])
+    eta_m, lam_m = table.mean(1), table.mean(0)
+    edges = lambda v: np.sqrt(v[1:] * v[:-1])                           # noqa: E731  cell edges on a log axis
+    e_eta = np.r_[eta_range[0], edges(table_eta), eta_range[1]]
+    e_lam = np.r_[lam_range[0], edges(table_lam), lam_range[1]]
+    norm = LogNorm(table.min(), table.max())
+    pad = lambda r: (r[0] / (r[1] / r[0]) ** 0.04, r[1] * (r[1] / r[0]) ** 0.04)   # noqa: E731  room for edge points
+    big = 11 if plot.is_presenter() else 9
+    lo, hi = table.min() * 0.85, table.max() * 1.1
+    state, out = {}, []
+    for col in (0, 2):
+        main = fig.add_subplot(gs[1, col])
+        top = fig.add_subplot(gs[0, col], sharex=main)
+        side = fig.add_subplot(gs[1, col + 1], sharey=main)
+        main.pcolormesh(e_eta, e_lam, table.T, cmap="Greys_r", norm=norm, shading="flat")
+        top.plot(table_eta, eta_m, color=plot.PALETTE[0])
+        side.plot(lam_m, table_lam, color=plot.PALETTE[2])
+        (pts,) = main.plot([], [], "o", color=plot.PALETTE[1], markersize=big + 3, markeredgecolor="black", mew=1.5)
+        (tm,) = top.plot([], [], "o", color=plot.PALETTE[1], markersize=big, markeredgecolor="black")
+        (sm,) = side.plot([], [], "o", color=plot.PALETTE[1], markersize=big, markeredgecolor="black")
+        main.set_xscale("log"); main.set_yscale("log")
+        main.set_xlim(pad(eta_range)); main.set_ylim(pad(lam_range))
+        _decades(main, "x"); _decades(main, "y")
+        main.set_xlabel("learning rate η (matters)"); main.set_ylabel("weight decay λ (matters little)")
+        top.set_ylim(lo, hi); top.set_ylabel("val loss"); top.tick_params(labelbottom=False)
+        side.set_xlim(lo, hi); side.set_xlabel("val loss"); side.tick_params(labelleft=False)
+        side.xaxis.set_major_locator(ticker.MaxNLocator(3))
+        title = top.set_title(" ")
+        out.append((pts, tm, sm, title))
+    lookup = lambda x, axis, m: np.interp(np.log10(x), np.log10(axis), m)   # noqa: E731  marks on the curves
+
+    def show(artists, trials, text):
+        pts, tm, sm, title = artists
+        pts.set_data(trials[:, 0], trials[:, 1])
+        tm.set_data(trials[:, 0], lookup(trials[:, 0], table_eta, eta_m))
+        sm.set_data(lookup(trials[:, 1], table_lam, lam_m), trials[:, 1])
+        title.set_text(text)
+
+    show(out[0], np.asarray(grid), f"3x3 grid: {len(np.unique(np.asarray(grid)[:, 0]))} values of η; best {best_grid:.3f}")
+    draws = np.asarray(draws)
+
+    def update(draw):
+        d = int(draw)
+        show(out[1], draws[d], f"random draw {d}: {len(np.unique(draws[d][:, 0]))} values of η; best {best_random[d]:.3f}")
+        state.update(draw=d, best=float(best_random[d]), points=out[1][0])
+
+    fig.suptitle(f"Grid or random search: 9 trials each (background: validation loss after {steps} steps, dark = low)",
+                 fontweight="bold")
+    panel = widgets.Panel(fig, update, animated=list(out[1]),
+                          draw=widgets.slider("random draw", 0, len(draws) - 1, 1, int(draw)))
+    return panel, state
+
+
+def schedules(rates, val, batch, *, steps_per_val: int, eta0: float, names, warm: tuple, warmup_steps: int):
+    """Three panels: the rate of each schedule against the step; the validation loss of the
+    schedules at eta0 (mean over draws); and, at the larger rate, the mini-batch loss with and
+    without a warm-up.
+
+    ``rates[name]`` (steps,), ``val[name]`` (evaluations,), ``batch[name]`` (steps,) smoothed
+    mini-batch loss; ``names`` the schedules at eta0, ``warm`` = (without, with) warm-up.
+    """
+    colours = dict(zip([*names, *warm], [plot.PALETTE[i] for i in (7, 0, 2, 1, 4)]))
+    fig, axes = plot.figure(1, 3, figsize=(16, 5.2))
+    for name, r in rates.items():
+        axes[0].plot(np.arange(len(r)), r, color=colours[name], label=name,
+                     linestyle="--" if name in warm else "-")
+    axes[0].set_xlabel("step"); axes[0].set_ylabel("learning rate η")
+    axes[0].legend(loc="upper right", fontsize="small"); axes[0].set_title("the schedules (one draw)")
+    for name in names:
+        v = np.asarray(val[name])
+        axes[1].plot(steps_per_val * np.arange(1, len(v) + 1), v, color=colours[name], marker="o", markersize=4,
+                     label=f"{name}: {v[-1]:.3f} at the end")
+    axes[1].set_yscale("log"); _plain_log(axes[1])
+    axes[1].set_xlabel("step"); axes[1].set_ylabel("validation loss (mean of the draws)")
+    axes[1].legend(loc="upper right"); axes[1].set_title(f"η0 = {eta0:g}: decaying ends lower")
+    for name in warm:
+        b = np.asarray(batch[name])
+        axes[2].plot(np.arange(1, len(b) + 1), b, color=colours[name], label=name)
+    axes[2].axvline(warmup_steps, color="grey", linestyle=":", linewidth=2)
+    axes[2].set_yscale("log"); _plain_log(axes[2])
+    axes[2].set_xlabel("step"); axes[2].set_ylabel("training loss (mini-batch, mean of 10)")
+    axes[2].legend(loc="upper right"); axes[2].set_title(f"η0 = {2 * eta0:g}: the warm-up avoids the blow-up")
+    fig.suptitle("Learning-rate schedules: decay at the end, warm up at the start", fontweight="bold")
+    return fig
+
+
+__all__ = ["table", "batch_losses", "noise", "noise_table", "gd_vs_sgd", "orders", "emphasis", "search",
+           "grid_vs_random", "wrong_rates", "rate_panel", "schedules", "momentum"]
