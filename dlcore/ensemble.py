@@ -92,8 +92,7 @@ class Ensemble(nn.Module):
 
     ``dropout``: one rate p for every member or a list of K rates. In training mode member k
     multiplies each hidden activation by m / (1 - p_k), m ~ Bernoulli(1 - p_k) per element
-    (inverted dropout, as :class:`dlcore.nn.Dropout`); in eval mode nothing is dropped. Members
-    with p_k = 0 draw no mask (a sweep over rates that includes 0 pays only for the others). The
+    (inverted dropout, as :class:`dlcore.nn.Dropout`); in eval mode nothing is dropped. The
     masks come from ``generator`` (a ``torch.Generator``, settable later as ``ens.generator``;
     fastest on the parameters' device, a CPU one also works and gives the same masks on any
     device) or, if None, from torch's global generator.
@@ -161,23 +160,16 @@ class Ensemble(nn.Module):
 
     def _drop(self, a: Tensor) -> Tensor:
         """Inverted dropout of the hidden activations a (K, n, h), member k at rate p_k."""
-        # u < 1 - p_k with u in [0, 1): kept with probability 1 - p_k
+        # u < 1 - p_k with u in [0, 1): kept with probability 1 - p_k; p_k = 0 keeps all (u < 1)
         # (u in float32 at least, as dlcore.nn.dropout: a 16-bit u would round P(keep))
         udtype = a.dtype if a.element_size() >= 4 else torch.float32
-        live = [j for j, p in enumerate(self.dropout) if p > 0]     # members p = 0 draw no mask
-        keep = torch.tensor([1.0 - self.dropout[j] for j in live], dtype=udtype, device=a.device)
-        keep = keep.view(-1, 1, 1)                                # (K', 1, 1): broadcast over (n, h)
+        keep = torch.tensor([1.0 - p for p in self.dropout], dtype=udtype, device=a.device)
+        keep = keep.view(-1, 1, 1)                                # (K, 1, 1): broadcast over (n, h)
         # drawn on the generator's device, then moved: a CPU generator (or one made before
         # ens.to(device)) gives the same masks on every device instead of a device-mismatch error
         gdev = a.device if self.generator is None else self.generator.device
-        shape = (len(live),) + tuple(a.shape[1:])
-        mask = torch.rand(shape, generator=self.generator, device=gdev, dtype=udtype).to(a.device)
-        mask = mask.lt_(keep).div_(keep).to(a.dtype)             # 0 or 1/(1 - p_k)  (K', n, h)
-        if len(live) == len(self.dropout):
-            return a * mask
-        scale = torch.ones_like(a)
-        scale[live] = mask
-        return a * scale
+        mask = torch.rand(a.shape, generator=self.generator, device=gdev, dtype=udtype).to(a.device)
+        return a * mask.lt_(keep).div_(keep).to(a.dtype)        # 0 or 1/(1 - p_k)  (K, n, h)
 
     def forward(self, x: Tensor) -> Tensor:
         """x (n, d_in), shared by every member, or (K, n, d_in), one batch each; returns the
