@@ -34,6 +34,10 @@ CASES = [
     (optim.Adam, {"lr": 0.01}, torch.optim.Adam, {"lr": 0.01}),
     (optim.Adam, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.01},
      torch.optim.Adam, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.01}),
+    (optim.AdamW, {"lr": 0.01}, torch.optim.AdamW, {"lr": 0.01}),
+    (optim.AdamW, {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.5},
+     torch.optim.AdamW, {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.5}),
+    (optim.AdamW, {"lr": 0.005, "weight_decay": 0.0}, torch.optim.AdamW, {"lr": 0.005, "weight_decay": 0.0}),
 ]
 IDS = [f"{c[0].__name__}-{'-'.join(f'{k}={v}' for k, v in c[1].items())}" for c in CASES]
 
@@ -96,6 +100,7 @@ def test_state_dict_round_trip(ours, kw, theirs, tkw):
 TORCH_OF = {
     optim.SGD: torch.optim.SGD, optim.Momentum: torch.optim.SGD, optim.Nesterov: torch.optim.SGD,
     optim.AdaGrad: torch.optim.Adagrad, optim.RMSprop: torch.optim.RMSprop, optim.Adam: torch.optim.Adam,
+    optim.AdamW: torch.optim.AdamW,
 }
 
 
@@ -177,8 +182,8 @@ def test_bad_types_and_later_groups_are_rejected():
     opt = optim.SGD(params[:2], lr=0.1)
     with pytest.raises(ValueError, match=r"\blr="):
         opt.add_param_group({"params": params[2:], "lr": -0.5})
-    with pytest.raises(ValueError, match=r"unknown name 'adamw'; valid choices are \['adagrad'"):
-        F.init_state("adamw", params[0])
+    with pytest.raises(ValueError, match=r"unknown name 'lamb'; valid choices are \['adagrad'"):
+        F.init_state("lamb", params[0])
 
 
 def test_validate_checks_tensor_hyper_parameters_entry_by_entry():
@@ -217,6 +222,9 @@ PER_RUN = {  # rule: (hyper-parameters, one per run, as (B, 1) tensors; init key
     "adam": ({"lr": col(0.01, 0.05, 0.001, 0.02),
               "betas": (col(0.9, 0.0, 0.5, 0.99), col(0.999, 0.9, 0.5, 0.0)),
               "eps": col(1e-8, 1e-6, 1e-3, 0.1), "weight_decay": col(0, 0.1, 0, 0)}, {}),
+    "adamw": ({"lr": col(0.01, 0.05, 0.001, 0.02),
+               "betas": (col(0.9, 0.0, 0.5, 0.99), col(0.999, 0.9, 0.5, 0.0)),
+               "eps": col(1e-8, 1e-6, 1e-3, 0.1), "weight_decay": col(0, 0.1, 1.0, 0.01)}, {}),
 }
 
 
@@ -320,3 +328,40 @@ def test_adam_bias_is_largest_at_step_one_and_the_step_ratio_matches_the_docstri
     assert ratios[0] == pytest.approx(3.162, abs=1e-3)
     assert max(ratios) == ratios[11] == pytest.approx(6.57, abs=0.01)  # peaks at t = 12
     assert ratios[-1] == pytest.approx(1.026, abs=1e-3)
+
+
+# ------------------------------------------------------------- AdamW: decoupled weight decay
+
+def test_adamw_equals_torch_over_lr_decay_and_betas():
+    """Float64, 150 steps, several settings at once: within 1e-6 relative of torch.optim.AdamW."""
+    data = batches(STEPS)
+    for lr, wd, betas in [(1e-3, 1e-2, (0.9, 0.999)), (0.05, 0.1, (0.5, 0.9)), (0.01, 2.0, (0.0, 0.99))]:
+        net_a = make_net(3)
+        net_b = copy.deepcopy(net_a)
+        train(net_a, optim.AdamW(net_a.parameters(), lr=lr, betas=betas, weight_decay=wd), data)
+        train(net_b, torch.optim.AdamW(net_b.parameters(), lr=lr, betas=betas, weight_decay=wd), data)
+        for p, q in zip(net_a.parameters(), net_b.parameters()):
+            assert rel_err(p, q) < 1e-6, (lr, wd, betas)
+
+
+def test_adamw_is_adam_without_decay_and_differs_from_adam_l2_with_it():
+    data = batches(30)
+    nets = [make_net(4) for _ in range(3)]
+    train(nets[0], optim.AdamW(nets[0].parameters(), lr=0.01, weight_decay=0.0), data)
+    train(nets[1], optim.Adam(nets[1].parameters(), lr=0.01), data)
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(p, q)
+    decoupled, coupled = make_net(4), make_net(4)
+    train(decoupled, optim.AdamW(decoupled.parameters(), lr=0.01, weight_decay=0.1), data)
+    train(coupled, optim.Adam(coupled.parameters(), lr=0.01, weight_decay=0.1), data)
+    assert all(rel_err(p, q) > 1e-3 for p, q in zip(decoupled.parameters(), coupled.parameters()))
+
+
+def test_adamw_shrinks_a_weight_with_zero_gradient_by_one_minus_lr_lambda_per_step():
+    w = torch.tensor([2.0, -1.0], dtype=torch.float64)
+    state = F.init_state("adamw", w)
+    for _ in range(10):
+        w, state = F.adamw(w, torch.zeros_like(w), state, lr=0.1, weight_decay=0.5)
+    torch.testing.assert_close(w, torch.tensor([2.0, -1.0], dtype=torch.float64) * 0.95**10)
+    with pytest.raises(ValueError, match=r"weight_decay=-1"):
+        optim.AdamW([torch.zeros(2, requires_grad=True)], weight_decay=-1)

@@ -19,6 +19,7 @@ RULES = [
      torch.optim.Adagrad, {}),
     ("rmsprop", {"lr": 0.01, "alpha": 0.9}, optim.RMSprop, torch.optim.RMSprop, {}),
     ("adam", {"lr": 0.05, "betas": (0.8, 0.99)}, optim.Adam, torch.optim.Adam, {}),
+    ("adamw", {"lr": 0.05, "weight_decay": 0.1}, optim.AdamW, torch.optim.AdamW, {}),
 ]
 SURFACES = [("rosenbrock", {}, (-1.2, 1.0)), ("pathological_curvature", {}, (-2.0, 4.0)),
             ("ravine", {"condition": 20.0, "angle": 30.0}, (-4.0, 1.5))]
@@ -193,7 +194,7 @@ def test_defaults_zero_steps_and_result_fields():
 
 
 BAD = [
-    (dict(optimisers=[("adamw", {})]), ValueError, r"unknown optimiser name 'adamw'; valid choices are \['adagrad'"),
+    (dict(optimisers=[("lamb", {})]), ValueError, r"unknown optimiser name 'lamb'; valid choices are \['adagrad'"),
     (dict(optimisers=[]), ValueError, "optimisers must be a non-empty list"),
     (dict(optimisers=[("sgd", 0.1)]), ValueError, r"\(name, dict\)"),
     (dict(optimisers=[("sgd", {"momentum": 0.9})]), TypeError, "sgd takes no hyper-parameter 'momentum'"),

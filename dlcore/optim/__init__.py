@@ -3,7 +3,7 @@
 - :mod:`dlcore.optim.functional`: each update rule as a pure function
   ``rule(param, grad, state, **hyper) -> (new_param, new_state)``, in :data:`RULES`; the same
   function steps a network's tensors or a (B, 2) batch of runs on a loss surface.
-- the classes ``SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam``: ``torch.optim.Optimizer``
+- the classes ``SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam, AdamW``: ``torch.optim.Optimizer``
   subclasses with torch's keyword names and defaults, each a loop around its rule.
 - schedules: ``constant, step_decay, inverse, exponential, cosine, warmup`` as functions of the
   step, ``warmup_then(name, steps=...)`` to put a linear warm-up in front of one,
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from . import functional
 from .functional import RULES, init_state
-from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop
 from .schedules import (SCHEDULES, ReduceOnPlateau, RobbinsMonro, as_lambda, constant, cosine,
                         exponential, inverse, robbins_monro, scheduler, step_decay, warmup,
                         warmup_then)
 
 __all__ = [
     "functional", "RULES", "init_state",
-    "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+    "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
     "SCHEDULES", "constant", "step_decay", "inverse", "exponential", "cosine", "warmup",
     "warmup_then", "ReduceOnPlateau",
     "as_lambda", "scheduler", "robbins_monro", "RobbinsMonro",

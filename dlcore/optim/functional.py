@@ -173,13 +173,31 @@ def adam(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_de
     return _addcdiv(param, -step_size, s, denom, out), {"step": t, "exp_avg": s, "exp_avg_sq": r}
 
 
+init_adamw = init_adam
+
+
+def adamw(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+          bias_correction=True, out=None):
+    """theta <- theta (1 - lr * weight_decay), then Adam's step on the raw gradient g (AdamW).
+
+    Decoupled weight decay (Loshchilov & Hutter 2019): the decay never enters s or r, so every
+    weight shrinks by the same factor 1 - lr * lambda per step, whatever its gradient's size.
+    Adam's ``weight_decay`` instead adds lambda * theta to g, and the division by sqrt(r) then
+    shrinks a weight with large gradients far less than one with small gradients. Torch's order:
+    decay first, then the Adam step from the decayed point.
+    """
+    decayed = param * (1 - lr * weight_decay)
+    return adam(decayed, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=0.0,
+                bias_correction=bias_correction, out=out)
+
+
 RULES = {
     "sgd": sgd, "momentum": momentum, "nesterov": nesterov,
-    "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam,
+    "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam, "adamw": adamw,
 }
 INITS = {
     "sgd": init_sgd, "momentum": init_momentum, "nesterov": init_nesterov,
-    "adagrad": init_adagrad, "rmsprop": init_rmsprop, "adam": init_adam,
+    "adagrad": init_adagrad, "rmsprop": init_rmsprop, "adam": init_adam, "adamw": init_adamw,
 }
 
 

@@ -12,6 +12,7 @@ Nesterov(p, lr, momentum=0.9, weight_decay=0)  SGD(p, lr, momentum=0.9, nesterov
 AdaGrad(p, lr=1e-2, lr_decay=0, ...)           Adagrad(p, lr=1e-2, lr_decay=0, ...)
 RMSprop(p, lr=1e-2, alpha=0.99, eps=1e-8, ...) RMSprop(p, ...) (momentum=0, centered=False)
 Adam(p, lr=1e-3, betas=(0.9, 0.999), ...)      Adam(p, ...) (amsgrad=False)
+AdamW(p, lr=1e-3, ..., weight_decay=1e-2)      AdamW(p, ...) (amsgrad=False)
 =============================================  =============================================
 
 The rule itself lives once, in :mod:`dlcore.optim.functional`; ``step()`` calls it for every
@@ -249,3 +250,32 @@ class Adam(_RuleOptimizer):
                  eps: float = 1e-8, weight_decay: float = 0, *, bias_correction: bool = True):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "bias_correction": bias_correction})
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``
+    (amsgrad=False).
+
+    ::
+
+        input: eta (lr), rho_1, rho_2 (betas), delta (eps), lambda (weight_decay), theta_0
+               s_0 = 0, r_0 = 0
+        for t = 1, 2, ...:
+            g_t     = grad f(theta_{t-1})                           no lambda theta here
+            theta'  = theta_{t-1} (1 - eta lambda)                  decay: every weight alike
+            s_t     = rho_1 s_{t-1} + (1 - rho_1) g_t
+            r_t     = rho_2 r_{t-1} + (1 - rho_2) g_t^2
+            theta_t = theta' - eta s_hat_t / (sqrt(r_hat_t) + delta)     s_hat, r_hat as Adam's
+
+    **Why**: with plain SGD, L2 (lambda theta added to g) and weight decay are one update. Under
+    Adam they are not: :class:`Adam`'s ``weight_decay`` puts lambda theta into s and r, and the
+    division by sqrt(r) scales it down where gradients are large, so those weights are barely
+    regularised. AdamW shrinks each weight by 1 - eta lambda per step, whatever its gradient.
+    Torch's default lambda is 1e-2 here (0 for Adam), and so is ours.
+    """
+
+    rule = "adamw"
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, *, bias_correction: bool = True):
+        super().__init__(params, lr, betas, eps, weight_decay, bias_correction=bias_correction)
