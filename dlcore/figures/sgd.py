@@ -416,6 +416,7 @@ def schedules(rates, val, batch, *, steps_per_val: int, eta0: float, names, warm
     for name, r in rates.items():
         axes[0].plot(np.arange(len(r)), r, color=colours[name], label=name,
                      linestyle="--" if name in warm else "-")
+    axes[0].set_ylim(0, 1.45 * max(float(np.max(r)) for r in rates.values()))   # room for the legend above
     axes[0].set_xlabel("step"); axes[0].set_ylabel("learning rate η")
     axes[0].legend(loc="upper right", fontsize="small"); axes[0].set_title("the schedules (one draw)")
     for name in names:
