@@ -186,3 +186,70 @@ def test_gd_newton_panel_draws_star_and_legend_above_the_background():
         box = rgb[int(height - y1) + 3:int(height - y0) - 3, int(x0) + 3:int(x1) - 3]
         assert (box.min(axis=2) > 200).mean() > 0.5                           # the legend's light frame
         assert (box.max(axis=2) < 80).any()                                   # and its dark text
+
+
+def _rate(a, mu):
+    b = 1 + mu - a
+    root = np.sqrt(np.asarray(b * b - 4 * mu, dtype=complex))
+    return np.maximum(abs(b + root), abs(b - root)) / 2
+
+
+@functools.lru_cache(maxsize=None)
+def _heavy_ball(a, mu):
+    return trajectory.run(surfaces.ravine(condition=1), [("momentum", {"lr": a, "momentum": mu})], steps=100)
+
+
+def test_momentum_law_figure_names_each_slope():
+    kappas = np.array([10.0, 100.0, 1000.0])
+    counts = {"sgd": [35, 346, 3454], "momentum": [16, 58, 204]}
+    fits = {n: np.polyfit(np.log(kappas), np.log(c), 1) for n, c in counts.items()}
+    fig = curvature.momentum_law_figure(kappas, counts, fits, title="t")
+    fig.canvas.draw()
+    ax = fig.get_axes()[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["GD: steps ∝ κ$^{1.00}$", "heavy-ball momentum: steps ∝ κ$^{0.55}$"]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    lo, hi = ax.get_ylim()
+    assert lo < 16 and 3454 < hi                                   # every dot inside the axes
+    assert _finite(ax.get_lines())
+
+
+def test_momentum_law_figure_rejects_bad_input():
+    import pytest
+
+    with pytest.raises(ValueError, match="kappas"):
+        curvature.momentum_law_figure([10.0], {"sgd": [3]}, {"sgd": (1, 0)}, title="t")
+    with pytest.raises(ValueError, match="OPTIMISERS"):
+        curvature.momentum_law_figure([10.0, 100.0], {"lbfgs": [3, 4]}, {"lbfgs": (1, 0)}, title="t")
+
+
+def test_stability_panel_map_edge_and_run():
+    panel, shown = curvature.stability_panel(_rate, _heavy_ball, n=60)
+    assert isinstance(panel, Panel) and panel.image.value[:4] == b"\x89PNG"
+    data = np.asarray(shown["image"].get_array())
+    assert data.shape == (60, 60) and (data > 1).any() and (data < 0.1).any()     # both sides of the edge
+    text = shown["title"].get_text()
+    assert "ρ = 0.707" in text and "inside" in text and "diverged" not in text
+    panel.set(mu=0.0)                                     # eta*lambda = 2.5 without momentum: GD diverges
+    assert "diverged at step" in shown["title"].get_text() and "beyond" in shown["title"].get_text()
+    assert _finite(shown["lines"])
+    assert shown["lines"][0].get_xydata().tolist() == [[2.5, 0.0]]                  # the point follows
+    panel.set(a=1.0)
+    assert "ρ = 0.000" in shown["title"].get_text()
+
+
+def test_stability_panel_redraws_only_its_artists():
+    panel, _ = curvature.stability_panel(_rate, _heavy_ball, n=30)
+    draws = []
+    panel.fig.canvas.draw = lambda: draws.append(1)
+    panel.set(a=3.0, mu=0.6)
+    assert draws == []
+
+
+def test_stability_panel_rejects_bad_input():
+    import pytest
+
+    with pytest.raises(TypeError, match="rate and run"):
+        curvature.stability_panel(None, _heavy_ball)
+    with pytest.raises(ValueError, match="a_max"):
+        curvature.stability_panel(_rate, _heavy_ball, a_max=1.5)

@@ -21,6 +21,7 @@ from .. import plot, surfaces, widgets
 
 OPTIMISERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 COLOURS = dict(zip(OPTIMISERS, plot.PALETTE))      # one colour per optimiser, in every figure
+LAW_NAMES = {"sgd": "GD", "momentum": "heavy-ball momentum"}   # the law figure's legend
 LOSS_FLOOR = 1e-10                                 # the loss plots' lowest value
 
 
@@ -369,6 +370,109 @@ def schedules_figure(rates: dict, mean_losses: dict, *, title: str):
     return fig
 
 
+def momentum_law_figure(kappas, counts: dict, fits: dict, *, title: str, tol: str = "10⁻⁶"):
+    """Steps to a tolerance against the condition number, log-log: each method's measured counts
+    as dots and its fitted line steps = c kappa^slope.
+
+    kappas: (K,); counts: {name: (K,) steps} for names of :data:`OPTIMISERS`; fits: {name: (slope,
+    log c)} as ``np.polyfit(log kappa, log steps, 1)`` returns them.
+    """
+    kappas = np.asarray(kappas, dtype=float)
+    if kappas.ndim != 1 or len(kappas) < 2 or (kappas <= 0).any():
+        raise ValueError(f"kappas must be a 1-D array of at least 2 numbers > 0; got {kappas!r}")
+    unknown = [n for n in counts if n not in COLOURS or n not in fits]
+    if unknown:
+        raise ValueError(f"counts {unknown} need a fit and a name of OPTIMISERS {OPTIMISERS}")
+    import matplotlib.ticker
+
+    fig, ax = plot.figure(figsize=(9, 5))
+    k = np.geomspace(kappas.min(), kappas.max(), 50)
+    for name, n in counts.items():
+        slope, logc = fits[name]
+        ax.plot(kappas, np.asarray(n), "o", color=COLOURS[name], markersize=9)
+        ax.plot(k, np.exp(logc) * k**slope, color=COLOURS[name],
+                label=f"{LAW_NAMES.get(name, name)}: steps ∝ κ$^{{{slope:.2f}}}$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("condition number κ = λmax/λmin")
+    ax.set_ylabel(f"steps until the loss is {tol} of its start")
+    for axis in (ax.xaxis, ax.yaxis):                       # plain numbers on the log axes
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xticks([10, 30, 100, 300, 1000])
+    ax.set_yticks([10, 30, 100, 300, 1000, 3000, 10000])
+    ax.set_ylim(0.7 * min(np.min(n) for n in counts.values()), 1.5 * max(np.max(n) for n in counts.values()))
+    ax.legend(loc="upper left", title="at its best setting: measured (dots), fitted (line)")
+    ax.set_title(title)
+    return fig
+
+
+def stability_panel(rate, run, *, a_max: float = 4.5, n: int = 300, a: float = 2.5, mu: float = 0.5,
+                    steps: int = 100):
+    """Section 3's panel: heavy ball's rate per step over (eta*lambda, mu), and one run beside it.
+
+    rate(a, mu) -> spectral radius of the iteration matrix, vectorised over numpy arrays (a is
+    eta*lambda); the map is computed once, on an n x n grid of a in (0, a_max], mu in [0, 1).
+    run(a, mu) -> Trajectories of one momentum run on a surface with lambda = 1 and its minimum at
+    the origin (eta = a). The right panel shows its distance to the minimum per step, with the
+    map's prediction rho^t; the title names the rate and whether the run converged or diverged.
+    Returns (panel, shown).
+    """
+    a_max = float(a_max)
+    if not (callable(rate) and callable(run)):
+        raise TypeError("rate and run must be functions of (a, mu)")
+    if not 2 < a_max <= 10 or not (isinstance(n, int) and n >= 10):
+        raise ValueError(f"a_max must be in (2, 10] and n an int >= 10; got a_max={a_max}, n={n!r}")
+    A, M = np.meshgrid(np.linspace(a_max / n, a_max, n), np.linspace(0, 0.99, n))
+    fig, (ax_m, ax_r) = plot.figure(1, 2, figsize=(13, 5.2), width_ratios=[1.15, 1])
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"].with_extremes(over="#DDDDDD")
+    image = ax_m.imshow(np.asarray(rate(A, M)), origin="lower", aspect="auto", cmap=cmap, vmin=0, vmax=1,
+                        extent=(0, a_max, 0, 0.99), interpolation="nearest")
+    fig.colorbar(image, ax=ax_m, label="rate ρ per step", extend="max")
+    mus = np.linspace(0, 0.99, 2)
+    ax_m.plot(2 + 2 * mus, mus, "--", color="black", lw=2.5, label="ηλ = 2 + 2μ")
+    ax_m.plot([2], [0], "s", color=COLOURS["sgd"], markersize=11, clip_on=False, label="GD's limit ηλ = 2 (μ = 0)")
+    ax_m.text(0.97 * a_max, 0.55, "diverges\n(ρ > 1)", ha="right", va="center", fontsize="large")
+    (point,) = ax_m.plot([a], [mu], "o", color="white", mec="black", mew=2, markersize=13)
+    ax_m.set_xlim(0, a_max)
+    ax_m.set_ylim(0, 0.99)
+    ax_m.grid(False)
+    ax_m.set_xlabel("ηλ (step size × curvature)")
+    ax_m.set_ylabel("momentum μ")
+    ax_m.legend(loc="lower right", frameon=True, framealpha=0.9)
+    (dist,) = ax_r.plot([], [], color=COLOURS["momentum"], label="the run: |θ_t − θ*|")
+    (pred,) = ax_r.plot([], [], "--", color="black", lw=1.5, label="the map's ρᵗ |θ_0 − θ*|")
+    ax_r.set_yscale("log")
+    ax_r.set_ylim(1e-12, 1e4)
+    ax_r.set_xlim(0, steps)
+    ax_r.set_xlabel("step t")
+    ax_r.set_ylabel("distance to the minimum")
+    ax_r.legend(loc="lower left")
+    title = fig.suptitle(" \n ", fontweight="bold")
+    t = np.arange(steps + 1)
+
+    def update(a, mu):
+        res = run(a, mu)
+        r = float(rate(np.asarray(a, dtype=float), np.asarray(mu, dtype=float)))
+        d = np.linalg.norm(res.path(0), axis=1)
+        point.set_data([a], [mu])
+        dist.set_data(np.arange(len(d)), np.clip(d, 1e-12, None))
+        pred.set_data(t, np.clip(d[0] * r ** t, 1e-12, 1e4))
+        verdict = f"diverged at step {res.diverged_at[0]}" if res.diverged[0] else \
+            f"ends at {d[-1] / d[0]:.1e} × its starting distance after {len(d) - 1} steps"
+        title.set_text(f"ηλ = {a:.2f}, μ = {mu:.2f}: the map's rate ρ = {r:.3f} per step "
+                       f"({'beyond' if a >= 2 + 2 * mu else 'inside'} ηλ = 2 + 2μ = {2 + 2 * mu:.2f})\n"
+                       f"the run {verdict}")
+
+    panel = widgets.Panel(
+        fig, update, animated=[point, dist, pred, title],
+        a=widgets.slider("ηλ", 0.05, a_max, 0.01, a),
+        mu=widgets.slider("μ (momentum)", 0.0, 0.99, 0.01, mu),
+    )
+    return panel, {"title": title, "lines": [point, dist, pred], "image": image}
+
+
 __all__ = ["OPTIMISERS", "COLOURS", "contour", "paths_on_surface", "lr_sweep", "gd_newton_panel",
            "momentum_figure", "adaptive_figure", "floor_of", "gap_text", "optimiser_panel", "noisy_panel",
-           "schedules_figure"]
+           "schedules_figure", "momentum_law_figure", "stability_panel"]
