@@ -127,3 +127,22 @@ def test_numerical_core_does_not_import_the_figures():
             "print('dlcore.figures.initialisation' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_leaky_figure_one_panel_per_gain_one_curve_per_slope():
+    slopes, gains = [0.0, 0.2, 1.0], ["He's gain", "ReLU's gain"]
+    stds = {(a, g): np.linspace(1.0, 1.0 + 10 * a * (g == "ReLU's gain"), LAYERS) for a in slopes for g in gains}
+    fig = initialisation.leaky_figure(stds, slopes, gains, title="t")
+    axes = fig.axes
+    assert len(axes) == 2 and [ax.get_title() for ax in axes] == gains
+    assert all(len(ax.lines) == len(slopes) for ax in axes)
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["a = 0 (ReLU)", "a = 0.2", "a = 1 (linear)"]
+    assert axes[0].get_yscale() == "log" and axes[0].get_ylim()[1] >= 11.0
+    np.testing.assert_allclose(axes[1].lines[2].get_ydata(), stds[1.0, "ReLU's gain"])
+
+
+def test_leaky_figure_names_a_missing_curve():
+    with pytest.raises(ValueError, match="no curve"):
+        initialisation.leaky_figure({(0.0, "g"): [1.0, 1.0]}, [0.0, 0.2], ["g"])
+    with pytest.raises(ValueError, match="at least one"):
+        initialisation.leaky_figure({}, [], ["g"])

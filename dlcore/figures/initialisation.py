@@ -1,5 +1,5 @@
 """Notebook 02's figures: per-layer histograms, the signal and gradient per layer for every
-initialisation, training curves, and the histogram explorer panel.
+initialisation, leaky ReLU under two gains, training curves, and the histogram explorer panel.
 
 Each function draws what the notebook computed and passed in (activations, a table of per-layer
 numbers, training histories, or a ``snapshot`` callback that propagates a signal); nothing here
@@ -198,6 +198,41 @@ def training_curves(histories: dict, *, title: str = "", ylim=(0, 3.5), figsize=
         ax.set_ylim(*ylim)
     for ax in axes[1:]:
         ax.set_ylabel("")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def leaky_figure(stds: dict, slopes, gains, *, title: str = "", figsize=(13, 5.4)):
+    """Leaky ReLU under two gains: one panel per gain (``gains``, in order), the activations' standard
+    deviation per layer (log scale), one curve per negative slope a (``slopes``).
+
+    stds: {(a, gain name): [std at layer 1, layer 2, ...]}. Returns the figure.
+    """
+    slopes, gains = list(slopes), list(gains)
+    if not slopes or not gains:
+        raise ValueError("leaky_figure needs at least one slope and one gain")
+    missing = [(a, g) for a in slopes for g in gains if (a, g) not in stds]
+    if missing:
+        raise ValueError(f"stds has no curve for (slope, gain) {missing[0]!r}; it has {sorted(stds, key=str)!r}")
+    fig, axes = plot.figure(1, len(gains), figsize=figsize, sharey=True)
+    axes = np.atleast_1d(axes)
+    values = np.array([_numpy(stds[a, g]) for a in slopes for g in gains], dtype=float)
+    lo, hi = values.min() / 2, values.max() * 2
+    for ax, gain in zip(axes, gains):
+        for k, a in enumerate(slopes):
+            v = _numpy(stds[a, gain])
+            layers = np.arange(1, len(v) + 1)
+            ax.plot(layers, v, marker=MARKERS[k % len(MARKERS)], color=plot.PALETTE[k % len(plot.PALETTE)],
+                    label=f"a = {a:g}" + (" (ReLU)" if a == 0 else " (linear)" if a == 1 else ""))
+        ax.set_yscale("log")
+        ax.set_ylim(lo, hi)
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(layers[0] - 0.5, layers[-1] + 0.5)
+        ax.set_title(gain)
+        ax.set_xlabel("layer")
+    axes[0].set_ylabel("std of activations")
+    axes[0].legend(loc="upper left")           # the flat curves sit low on the left: the top left is free
     if title:
         fig.suptitle(title, fontweight="bold")
     return fig
