@@ -82,3 +82,10 @@ def test_race_figure_rejects_bad_input():
         quasi_newton.race_figure([("a", s, [np.zeros((3, 2))])], title="t")
     with pytest.raises(ValueError, match="threshold"):
         quasi_newton.race_figure([("a", s, runs)], title="t", threshold=0)
+
+
+def test_race_figure_draws_only_the_chosen_runs_of_a_sweep():
+    s, runs = _race("ravine")
+    fig = quasi_newton.race_figure([("a", s, [(runs[0], [1]), runs[2]])], title="t")
+    labels = [t.get_text() for t in fig.get_axes()[1].get_legend().get_texts()]
+    assert [lab.split(":")[0] for lab in labels] == ["momentum", "L-BFGS (m = 10)"]

@@ -60,7 +60,8 @@ def race_figure(panels, *, threshold: float = 1e-6, title: str, zoom=None):
     """Paths (top) and f - f* per step (bottom, log-log), one column per surface.
 
     panels: a list of (column title, surface, runs), runs a list of Trajectories on that surface
-    (every run of each is drawn), labelled as :func:`method_of` reads. threshold: the loss gap f - f* the legends
+    (every run of each is drawn) or of (Trajectories, run indices) pairs (those runs only, e.g. the
+    best of a sweep), labelled as :func:`method_of` reads. threshold: the loss gap f - f* the legends
     count the steps to (drawn as a dashed line). zoom: None or one ((x0, x1), (y0, y1)) per
     column (None entries: the surface's window) for the path panels. Returns the figure.
     """
@@ -77,10 +78,12 @@ def race_figure(panels, *, threshold: float = 1e-6, title: str, zoom=None):
         contour(ax_p, surface)
         floor = floor_of(surface)
         longest, top = 1, 1.0
-        for res in runs:
+        for item in runs:
+            res, which = item if isinstance(item, tuple) else (item, None)
             if not isinstance(res, Trajectories):
-                raise TypeError(f"runs must be dlcore.trajectory.Trajectories; got {type(res).__name__}")
-            for i in range(len(res)):
+                raise TypeError(f"runs must be dlcore.trajectory.Trajectories (or (Trajectories, "
+                                f"run indices) pairs); got {type(res).__name__}")
+            for i in range(len(res)) if which is None else [int(j) for j in which]:
                 top = max(top, _draw_run(ax_p, ax_l, res, i, floor, threshold))
             longest = max(longest, res.steps)
         if window is not None:
