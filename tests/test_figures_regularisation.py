@@ -134,6 +134,21 @@ def test_06_penalty_panel_selects_the_member_and_greys_cut_off_pixels():
     assert panel.fig.subfigs[0]._suptitle.get_text().startswith("L2 (weight decay), λ = 1e-03: 0% of weights")
 
 
+def test_06_decoupled_panel_moves_both_lines_to_the_chosen_lambda():
+    lams, scale = np.array([1e-4, 1e-2, 1.0]), np.geomspace(1e-4, 1e-2, 6)
+    shrink = {"Adam + L2": np.linspace(0.1, 0.9, 18).reshape(3, 6), "AdamW": np.full((3, 6), 0.95)}
+    acc = {"Adam + L2": np.array([0.9, 0.85, 0.2]), "AdamW": np.array([0.9, 0.9, 0.9])}
+    panel = R.decoupled_panel(scale, shrink, acc, lams, acc_none=0.9, value=1e-2)
+    assert panel.state == {"lam": 1e-2, "j": 1}
+    panel.set(lam=1.0)
+    line = panel.fig.axes[0].lines[0]
+    assert panel.state["j"] == 2 and np.allclose(line.get_ydata(), shrink["Adam + L2"][2])
+    assert "λ = 1: Adam + L2 keeps" in panel.fig.subfigs[0]._suptitle.get_text()
+    with pytest.raises(ValueError, match="shrink must be"):
+        R.decoupled_panel(scale, {"a": np.ones((2, 6)), "b": np.ones((3, 6))}, {"a": np.ones(3), "b": np.ones(3)},
+                          lams, acc_none=0.9)
+
+
 def test_06_early_stopping_augmentation_figures():
     steps = np.arange(20, 1001, 20)
     curve = {"step": steps, "train": np.geomspace(2, 0.05, 50), "val": 1 + (steps / 1000 - 0.2) ** 2}
@@ -178,6 +193,9 @@ def test_06_panels_fit_their_figure(presenter):
     first = np.random.default_rng(0).normal(0, 0.05, (5, 4, 784))
     panel = R.penalty_panel(first, np.abs(first).mean(1).reshape(5, 28, 28), np.zeros(5), np.full(5, 0.9),
                             np.array([1e-3, 1e-2]), {"L2 (weight decay)": [1, 2], "L1 (soft-threshold)": [3, 4]})
+    assert _inside(panel.fig)
+    panel = R.decoupled_panel(np.geomspace(1e-4, 1e-2, 6), {"Adam + L2": np.ones((2, 6)), "AdamW": np.ones((2, 6))},
+                              {"Adam + L2": np.ones(2), "AdamW": np.ones(2)}, np.array([1e-3, 1.0]), acc_none=0.9)
     assert _inside(panel.fig)
 
 

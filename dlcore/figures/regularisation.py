@@ -1,5 +1,5 @@
-"""Notebook 06's figures and slider panels: bias and variance, ridge, L1 against L2, early stopping,
-augmentation.
+"""Notebook 06's figures and slider panels: bias and variance, ridge, L1 against L2, Adam + L2 against
+AdamW, early stopping, augmentation.
 
 Every function draws arrays the notebook computed and passed in; nothing here fits, trains or
 measures. A slider panel is a :class:`dlcore.widgets.Panel` with a ``state`` dict added: what the
@@ -369,5 +369,65 @@ def augmentation_figure(steps, train, val, pairs: int):
     return fig
 
 
+def decoupled_panel(scale, shrink: dict, val_acc: dict, lams, *, acc_none: float, value: float | None = None):
+    """The Adam + L2 against AdamW slider: how much each weight shrank against the size of its
+    gradient, and the validation accuracy against lambda.
+
+    scale (nb,): the typical gradient size of each bin of weights (sqrt of Adam's second moment in
+    the run without a penalty); shrink: {name: (G, nb) median final |w| / unpenalised |w| per bin,
+    one row per lambda}; val_acc: {name: (G,)}; lams (G,); acc_none: the run without a penalty.
+    ``panel.state``: the lambda shown and its row j.
+    """
+    scale, lams = _as_array(scale), _as_array(lams)
+    shrink = {name: _as_array(s) for name, s in shrink.items()}
+    val_acc = {name: _as_array(a) for name, a in val_acc.items()}
+    if len(shrink) != 2 or set(shrink) != set(val_acc):
+        raise ValueError(f"shrink and val_acc need the same two methods; got {list(shrink)}, {list(val_acc)}")
+    for name in shrink:
+        if shrink[name].shape != (len(lams), len(scale)) or val_acc[name].shape != (len(lams),):
+            raise ValueError(f"{name}: shrink must be (len(lams), len(scale)) = {(len(lams), len(scale))} and "
+                             f"val_acc (len(lams),); got {shrink[name].shape}, {val_acc[name].shape}")
+    colours = dict(zip(shrink, [RED, BLUE]))
+    fig, titles, axes = plot.figure_rows(1, 2, figsize=(14, 5.6), width_ratios=[1.15, 1])
+    ax = axes[0][0]
+    lines = {}
+    for name in shrink:
+        (lines[name],) = ax.plot(scale, shrink[name][0], color=colours[name], marker="o", lw=3, label=name)
+    ax.axhline(1.0, color="grey", lw=1.5, ls=":")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.08)
+    ax.set_xlabel("the weight's gradient size (its RMS without a penalty)")
+    ax.set_ylabel("final |w| / |w| without penalty")
+    ax.legend(loc="lower right")
+    ax = axes[0][1]
+    for name in shrink:
+        ax.plot(lams, 100 * val_acc[name], color=colours[name], marker="o", label=name)
+    ax.axhline(100 * acc_none, color="grey", lw=1.5, ls=":", label="no penalty")
+    (dot,) = ax.plot([], [], "o", ms=16, mfc="none", mec="black", mew=2.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("λ (the same number for both)")
+    ax.set_ylabel("validation accuracy %")
+    ax.legend(loc="lower left")
+    state = {}
+    first, second = shrink
+
+    def update(lam):
+        j = int(np.abs(np.log10(lams) - np.log10(lam)).argmin())
+        for name, line in lines.items():
+            line.set_ydata(shrink[name][j])
+        dot.set_data([lams[j], lams[j]], [100 * val_acc[first][j], 100 * val_acc[second][j]])
+        titles[0].set_text(f"λ = {lams[j]:g}: {first} keeps {shrink[first][j].min():.0%} to "
+                           f"{shrink[first][j].max():.0%} of a weight, {second} "
+                           f"{shrink[second][j].min():.0%} to {shrink[second][j].max():.0%}")
+        state.update(lam=float(lams[j]), j=j)
+
+    panel = widgets.Panel(fig, update, animated=[*lines.values(), dot, titles[0]],
+                          lam=widgets.slider("λ", float(lams[0]), float(lams[-1]), 1.0,
+                                             float(lams[len(lams) // 2] if value is None else value), log=True))
+    panel.state = state
+    return panel
+
+
 __all__ = ["three_fits", "degree_panel", "ridge_panel", "threshold_figure", "penalty_panel",
-           "early_stopping_figure", "augment_examples", "augmentation_figure"]
+           "early_stopping_figure", "augment_examples", "augmentation_figure",
+           "decoupled_panel"]
