@@ -20,7 +20,7 @@ from .curvature import COLOURS, contour, floor_of
 
 # one colour per method, the six optimisers' where they have one (Newton as in section 2's panel)
 METHOD_COLOURS = {"GD": COLOURS["sgd"], "momentum": COLOURS["momentum"], "Newton": COLOURS["adam"],
-                  "L-BFGS": plot.PALETTE[3]}
+                  "L-BFGS": plot.PALETTE[2]}     # green: Nesterov's, absent from this figure
 MARKERS = {"Newton": "s", "L-BFGS": "o"}          # the fast runs: few points, so mark each one
 WIDTHS = {"GD": 1.8, "momentum": 1.8, "Newton": 3.0, "L-BFGS": 3.0}   # the long zig-zags drawn thinner
 FLOOR = 1e-12                                     # the loss plots' lowest value
