@@ -48,7 +48,7 @@ def test_legends_give_each_methods_step_count():
     s, runs = _race("ravine")
     n_lbfgs = int(runs[2].steps_to(1e-6)[0])
     assert labels[0].startswith("GD: ") and labels[2] == "Newton: 1 step"
-    assert labels[3] == f"L-BFGS (m = 10): {n_lbfgs} steps"
+    assert labels[3] == f"L-BFGS (10 pairs): {n_lbfgs} steps"
     low_right = fig.get_axes()[3]
     assert any(t.get_text() == "GD: not in 200" for t in low_right.get_legend().get_texts())
 
@@ -65,7 +65,7 @@ def test_legend_covers_no_curve():
 
 
 def test_method_of_and_count_text():
-    assert quasi_newton.method_of("L-BFGS (m = 3)") == "L-BFGS"
+    assert quasi_newton.method_of("L-BFGS (3 pairs)") == "L-BFGS"
     assert quasi_newton.method_of("sgd(lr=0.1)") == "GD" and quasi_newton.method_of("momentum(lr=0.1)") == "momentum"
     assert quasi_newton.count_text(1, 50) == "1 step" and quasi_newton.count_text(-1, 3000) == "not in 3,000"
     with pytest.raises(ValueError, match="L-BFGS"):
@@ -88,4 +88,4 @@ def test_race_figure_draws_only_the_chosen_runs_of_a_sweep():
     s, runs = _race("ravine")
     fig = quasi_newton.race_figure([("a", s, [(runs[0], [1]), runs[2]])], title="t")
     labels = [t.get_text() for t in fig.get_axes()[1].get_legend().get_texts()]
-    assert [lab.split(":")[0] for lab in labels] == ["momentum", "L-BFGS (m = 10)"]
+    assert [lab.split(":")[0] for lab in labels] == ["momentum", "L-BFGS (10 pairs)"]

@@ -274,14 +274,14 @@ def test_path_takes_torchs_steps(name, m, ls):
     res = path(s, steps=40, history_size=m, line_search=ls, margin=math.inf)
     ref = torch_path(s, 40, history_size=m, line_search_fn=ls)
     assert rel(torch.from_numpy(res.paths[:, 0]), ref) <= RTOL
-    assert res.labels == [f"L-BFGS (m = {m}" + (", strong wolfe)" if ls else ")")]
+    assert res.labels == [f"L-BFGS ({m} pairs" + (", strong wolfe)" if ls else ")")]
 
 
 def test_path_is_a_trajectories_and_reaches_the_minimum():
     res = path(surfaces.rosenbrock(), steps=60, line_search="backtracking")
     assert isinstance(res, trajectory.Trajectories) and len(res) == 1 and res.steps == 60
     assert res.paths.shape == (61, 1, 2) and res.losses.shape == (61, 1)
-    assert res.labels == ["L-BFGS (m = 10, backtracking)"] and not res.diverged[0]
+    assert res.labels == ["L-BFGS (10 pairs, backtracking)"] and not res.diverged[0]
     assert 0 < res.steps_to(1e-6)[0] < 50
     assert np.allclose(res.losses[:, 0], surfaces.rosenbrock().f(torch.from_numpy(res.paths[:, 0])).numpy())
 

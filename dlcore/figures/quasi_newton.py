@@ -27,7 +27,7 @@ FLOOR = 1e-12                                     # the loss plots' lowest value
 
 
 def method_of(label: str) -> str:
-    """'GD', 'momentum', 'Newton' or 'L-BFGS' from a run's label ('L-BFGS (m = 10)' -> 'L-BFGS');
+    """'GD', 'momentum', 'Newton' or 'L-BFGS' from a run's label ('L-BFGS (10 pairs)' -> 'L-BFGS');
     'sgd(...)' and 'momentum(...)', trajectory.run's default labels, are understood too."""
     for key, names in (("L-BFGS", ("L-BFGS", "lbfgs")), ("Newton", ("Newton", "newton")),
                        ("momentum", ("momentum", "heavy")), ("GD", ("GD", "sgd", "gradient"))):

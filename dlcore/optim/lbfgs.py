@@ -388,7 +388,7 @@ def path(surface, start=None, steps: int = 50, *, history_size: int = 10, lr: fl
     or ``"strong_wolfe"`` (torch's), each allowed up to 25 evaluations per step. A run that leaves
     the window grown by ``margin`` x its size, or reaches a non-finite point, diverged there, as
     in :func:`dlcore.trajectory.run`. Returns a :class:`dlcore.trajectory.Trajectories` with one
-    run labelled ``"L-BFGS (m = 10)"`` (``", backtracking"`` added with a line search).
+    run labelled ``"L-BFGS (10 pairs)"`` (``", backtracking"`` added with a line search).
     """
     steps, margin = _check_surface_args(surface, steps, margin)
     history_size = _pos_int("history_size", history_size)
@@ -410,7 +410,8 @@ def path(surface, start=None, steps: int = 50, *, history_size: int = 10, lr: fl
         return theta.clone()
 
     points, losses, diverged_at = _run_points(surface, start, steps, margin, advance)
-    label = f"L-BFGS (m = {history_size}" + (f", {line_search.replace('_', ' ')})" if line_search else ")")
+    # "pairs", not "m =": notebook 03 (and the README's notation) keeps m for the mini-batch size
+    label = f"L-BFGS ({history_size} pairs" + (f", {line_search.replace('_', ' ')})" if line_search else ")")
     hyper = {"lr": lr, "history_size": history_size, "line_search": line_search}
     return _trajectories(surface, points, losses, diverged_at, "lbfgs", hyper, label, start)
 
