@@ -81,6 +81,40 @@ def test_modes_and_noise_figures():
     np.testing.assert_allclose(measured.get_ydata(), [0.35, 0.18, 0.09])
 
 
+def test_init_figure_draws_both_networks_and_the_marks():
+    scales = [1e-3, 1e-2, 1e-1, 1.0]
+    acc = {PLAIN: [0.1, 0.2, 0.9, 0.8], BN: [0.88, 0.89, 0.9, 0.87]}
+    loss = {PLAIN: [2.3, 2.2, 0.3, 0.5], BN: [0.4, 0.4, 0.3, 0.4]}
+    fig = batchnorm.init_figure(scales, acc, loss, marks={"Xavier": 0.1, "Figure 1": 0.01})
+    a, b = fig.axes[:2]
+    assert a.get_xscale() == "log" and b.get_yscale() == "log"
+    curves = {line.get_label(): line for line in a.lines}
+    np.testing.assert_allclose(curves[BN].get_ydata(), acc[BN])
+    np.testing.assert_allclose(curves[PLAIN].get_xdata(), scales)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Xavier (std 0.1)" in labels and "Figure 1 (std 0.01)" in labels
+    with pytest.raises(ValueError, match="one value per scale"):
+        batchnorm.init_figure(scales, {PLAIN: acc[PLAIN], BN: acc[BN][:3]}, loss)
+    with pytest.raises(ValueError, match="need the runs"):
+        batchnorm.init_figure(scales, {PLAIN: acc[PLAIN]}, loss)
+
+
+def test_landscape_figure_shades_each_band():
+    steps = [0, 20, 40]
+    loss = {PLAIN: np.array([[0.5, 3.0], [0.4, 2.0], [0.3, 1.5]]), BN: np.array([[0.5, 0.9], [0.4, 0.7], [0.3, 0.5]])}
+    grad = {PLAIN: np.array([[1.0, 4.0]] * 3), BN: np.array([[0.5, 2.0]] * 3)}
+    fig = batchnorm.landscape_figure(steps, loss, grad, multiples=[0.5, 1, 2])
+    a, b = fig.axes[:2]
+    assert len(a.collections) == 2 and len(b.collections) == 2
+    np.testing.assert_allclose(a.lines[2].get_ydata(), loss[BN][:, 0])
+    assert [t.get_text() for t in b.get_legend().get_texts()] == [PLAIN, BN]
+    assert "0.5, 1, 2" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="must be a"):
+        batchnorm.landscape_figure(steps, {PLAIN: loss[PLAIN], BN: loss[BN][:2]}, grad)
+    with pytest.raises(ValueError, match="needs the runs"):
+        batchnorm.landscape_figure(steps, loss, {BN: grad[BN]})
+
+
 def test_presenter_mode_figures_are_not_shrunk():
     with matplotlib.rc_context():
         plot.presenter()

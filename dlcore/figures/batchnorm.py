@@ -195,5 +195,90 @@ def noise_figure(batch_sizes, spread):
     return fig
 
 
+def init_figure(scales, accuracy: dict, loss: dict, *, marks: dict | None = None, steps: int = 500):
+    """Batch norm across initial weight scales: (a) test accuracy, (b) training loss after ``steps``
+    steps, against the standard deviation of the initial weights, plain vs batch norm.
+
+    scales: the stds (log axis); accuracy[name], loss[name]: one value per scale for PLAIN and BN;
+    marks: label -> std, drawn as dotted vertical lines (e.g. Xavier's and He's std, Figure 1's).
+    """
+    scales = _np(scales).astype(float)
+    missing = [n for n in (PLAIN, BN) if n not in accuracy or n not in loss]
+    if missing:
+        raise ValueError(f"accuracy and loss need the runs {missing}; got {sorted(accuracy)}, {sorted(loss)}")
+    for name in (PLAIN, BN):
+        for what, values in (("accuracy", accuracy[name]), ("loss", loss[name])):
+            if len(values) != len(scales):
+                raise ValueError(f"{what}[{name!r}] must have one value per scale ({len(scales)}); "
+                                 f"got {len(values)}")
+    fig, axes = plot.figure(1, 2, figsize=(14, 4.8))
+    for name in (PLAIN, BN):
+        axes[0].plot(scales, _np(accuracy[name]), marker="o", ms=9, color=COLOURS[name], label=name)
+        axes[1].plot(scales, _np(loss[name]), marker="o", ms=9, color=COLOURS[name], label=name)
+    styles = [":", "-.", "--"]
+    for k, (label, std) in enumerate((marks or {}).items()):
+        for ax in axes:
+            ax.axvline(std, color="0.35", ls=styles[k % len(styles)], lw=2,
+                       label=f"{label} (std {std:.2g})")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("std of the initial weights")
+    axes[0].axhline(0.1, color="0.6", ls=":", lw=1.5)
+    axes[0].set_ylim(0, 1)
+    axes[0].yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    axes[0].set_ylabel(f"test accuracy after {steps} steps")
+    axes[0].set_title("(a) test accuracy")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+    axes[1].set_yscale("log")
+    lo, hi = min(np.min(loss[n]) for n in (PLAIN, BN)), max(np.max(loss[n]) for n in (PLAIN, BN))
+    ticks = [t for t in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0) if lo / 1.3 <= t <= hi * 1.3]
+    axes[1].set_yticks(ticks, [f"{t:g}" for t in ticks])
+    axes[1].minorticks_off()
+    axes[1].set_ylabel("training loss (last 50 steps)")
+    axes[1].set_title("(b) training loss")
+    fig.suptitle("batch norm barely cares about the initial scale; the plain network\n"
+                 "trains only from a good one, and there nearly matches it", fontweight="bold")
+    return fig
+
+
+def landscape_figure(steps, loss_band: dict, grad_band: dict, *, multiples=None):
+    """Santurkar et al.'s Fig. 4 in small: along training, (a) the range of the loss met when stepping
+    along the gradient at several step sizes, (b) the range of the gradient's change (l2) over those
+    steps, each a shaded band from its minimum to its maximum, plain vs batch norm.
+
+    steps: the training steps probed; loss_band[name], grad_band[name]: (len(steps), 2) arrays of
+    (min, max) per probe, for PLAIN and BN; multiples: the step sizes, in units of the rate, for the title.
+    """
+    steps = _np(steps).astype(float)
+    for what, band in (("loss_band", loss_band), ("grad_band", grad_band)):
+        missing = [n for n in (PLAIN, BN) if n not in band]
+        if missing:
+            raise ValueError(f"{what} needs the runs {missing}; got {sorted(band)}")
+        for name in (PLAIN, BN):
+            if _np(band[name]).shape != (len(steps), 2):
+                raise ValueError(f"{what}[{name!r}] must be a ({len(steps)}, 2) array of (min, max); "
+                                 f"got shape {_np(band[name]).shape}")
+    fig, axes = plot.figure(1, 2, figsize=(14, 4.8))
+    for ax, band in ((axes[0], loss_band), (axes[1], grad_band)):
+        for name in (PLAIN, BN):
+            b = _np(band[name])
+            ax.fill_between(steps, b[:, 0], b[:, 1], color=COLOURS[name], alpha=0.35, lw=0, label=name)
+            ax.plot(steps, b[:, 0], color=COLOURS[name], lw=1.5)
+            ax.plot(steps, b[:, 1], color=COLOURS[name], lw=1.5)
+        ax.set_xlabel("training step")
+        ax.set_yscale("log")
+        ax.legend(loc="upper right")
+    axes[0].set_ylabel("loss after the step")
+    axes[0].set_title("(a) the loss along the gradient")
+    axes[1].set_ylabel(r"$\|\nabla C(w - \eta g) - g\|$")
+    axes[1].set_title("(b) the change of the gradient")
+    what = "" if multiples is None else " (" + ", ".join(f"{m:g}" for m in multiples) + r" $\times\ \eta$)"
+    fig.suptitle("Santurkar et al. (2018), Fig. 4, in small: stepping along the gradient" + what + ",\n"
+                 "the batch-norm network's loss and gradient vary over a narrower range", fontweight="bold")
+    return fig
+
+
 __all__ = ["PLAIN", "BN", "COLOURS", "transform_figure", "figure1", "histogram_panel", "rate_figure",
-           "modes_figure", "noise_figure"]
+           "modes_figure", "noise_figure", "init_figure",
+           "landscape_figure"]
