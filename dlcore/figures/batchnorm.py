@@ -267,8 +267,13 @@ def landscape_figure(steps, loss_band: dict, grad_band: dict, *, multiples=None)
             ax.plot(steps, b[:, 0], color=COLOURS[name], lw=1.5)
             ax.plot(steps, b[:, 1], color=COLOURS[name], lw=1.5)
         ax.set_xlabel("training step")
-        ax.set_yscale("log")
         ax.legend(loc="upper right")
+    axes[1].set_yscale("log")      # (a) stays linear: the bands' widths in loss are what the text compares
+    import matplotlib.ticker as ticker
+
+    axes[1].yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+    axes[1].yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))   # 0.5, 1, 2: plain numbers
+    axes[1].yaxis.set_minor_formatter(ticker.NullFormatter())
     axes[0].set_ylabel("loss after the step")
     axes[0].set_title("(a) the loss along the gradient")
     axes[1].set_ylabel(r"$\|\nabla C(w - \eta g) - g\|$")
