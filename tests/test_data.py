@@ -268,3 +268,88 @@ def test_noisy_sine_deterministic():
 def test_synthetic_bad_args(fn, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         fn(**kwargs)
+
+
+# ------------------------------------------------------------ circles, xor, train_test_split
+
+from dlcore.data import circles, train_test_split, xor  # noqa: E402
+
+
+@pytest.mark.parametrize("fn", [circles, xor])
+def test_new_classifier_shapes_balance_determinism(fn):
+    X, y = fn(200)
+    assert X.shape == (200, 2) and X.dtype == torch.float32 and y.dtype == torch.int64
+    assert torch.bincount(y).tolist() == [100, 100]
+    assert torch.equal(fn(50, seed=3)[0], fn(50, seed=3)[0])
+    assert not torch.equal(fn(50, seed=3)[0], fn(50, seed=4)[0])
+    assert fn(10, dtype=torch.float64)[0].dtype == torch.float64
+
+
+def test_circles_noise_zero_radii():
+    X, y = circles(400, noise=0.0, dtype=torch.float64)
+    r = X.norm(dim=1)
+    assert r[y == 0].max() <= 0.5 + 1e-12 and r[y == 1].min() >= 0.7 - 1e-12 and r.max() <= 1 + 1e-12
+
+
+def test_xor_noise_zero_quadrants():
+    X, y = xor(400, noise=0.0, margin=0.1, dtype=torch.float64)
+    prod = X[:, 0] * X[:, 1]
+    assert ((prod > 0) == (y == 1)).all()
+    assert X.abs().min() >= 0.1 - 1e-12 and X.abs().max() <= 1 + 1e-12
+    # all four quadrants are used
+    quadrant = (X[:, 0] > 0).long() * 2 + (X[:, 1] > 0).long()
+    assert set(quadrant.tolist()) == {0, 1, 2, 3}
+
+
+def test_noise_std_new_sets():
+    X0, _ = circles(5000, noise=0.0, seed=1, dtype=torch.float64)
+    X1, _ = circles(5000, noise=0.3, seed=1, dtype=torch.float64)
+    assert (X1 - X0).std().item() == pytest.approx(0.3, rel=0.05)
+
+
+def test_train_test_split_sizes_disjoint_stratified():
+    X, y = moons(100, seed=1)
+    (Xtr, ytr), (Xte, yte) = train_test_split(X, y, 0.7, seed=2)
+    assert len(Xtr) == 70 and len(Xte) == 30
+    assert torch.bincount(ytr).tolist() == [35, 35] and torch.bincount(yte).tolist() == [15, 15]
+    rows = {tuple(r.tolist()) for r in X}
+    assert {tuple(r.tolist()) for r in Xtr} | {tuple(r.tolist()) for r in Xte} == rows
+    assert not {tuple(r.tolist()) for r in Xtr} & {tuple(r.tolist()) for r in Xte}
+
+
+def test_train_test_split_seeded():
+    X, y = xor(60)
+    a, b = train_test_split(X, y, 0.5, seed=1), train_test_split(X, y, 0.5, seed=1)
+    assert torch.equal(a[0][0], b[0][0])
+    assert not torch.equal(a[0][0], train_test_split(X, y, 0.5, seed=2)[0][0])
+
+
+def test_train_test_split_keeps_one_of_each_part():
+    X, y = moons(10)
+    (Xtr, _), (Xte, _) = train_test_split(X, y, 0.01)
+    assert len(Xtr) == 2 and len(Xte) == 8          # one per class at least
+
+
+@pytest.mark.parametrize("fn, kwargs, exc, match", [
+    (circles, {"n": 1}, ValueError, r"\bn\b"),
+    (circles, {"noise": -0.1}, ValueError, "noise"),
+    (xor, {"n": 3.0}, TypeError, r"\bn\b"),
+    (xor, {"margin": 1.0}, ValueError, "margin"),
+    (xor, {"noise": float("inf")}, ValueError, "noise"),
+    (xor, {"seed": -2}, ValueError, "seed"),
+])
+def test_new_sets_bad_args(fn, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        fn(**kwargs)
+
+
+@pytest.mark.parametrize("args, kwargs, exc, match", [
+    ((torch.zeros(4, 2), torch.zeros(3)), {}, ValueError, "rows"),
+    ((torch.zeros(4, 2), torch.zeros(4)), {"train_fraction": 1.0}, ValueError, "train_fraction"),
+    ((torch.zeros(4, 2), torch.zeros(4)), {"train_fraction": 0.0}, ValueError, "train_fraction"),
+    (([[0.0]], torch.zeros(1)), {}, TypeError, r"\bX\b"),
+    ((torch.zeros(4, 2), torch.zeros(4)), {"seed": 1.5}, TypeError, "seed"),
+])
+def test_train_test_split_bad_args(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        train_test_split(*args, **kwargs)

@@ -148,4 +148,81 @@ def noisy_sine(n: int = 30, *, noise: float = 0.2, low: float = 0.0, high: float
     return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
 
 
-__all__ = ["Splits", "load_mnist", "two_spirals", "moons", "noisy_sine"]
+def circles(n: int = 400, *, noise: float = 0.1, seed: int = 0, device=None,
+            dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """A disc inside a ring: X (n, 2), y (n,) in {0, 1}, half of each class.
+
+    Class 0 lies at radius 0 to 0.5, class 1 at radius 0.7 to 1 (the TensorFlow Playground's
+    "circle" set, scaled to radius 1), uniform in angle and over the area. No line separates
+    them; one hidden layer of a few units does. ``noise`` is the std of Gaussian jitter.
+    """
+    n = _checks.integer("n", n, low=2)
+    noise = _checks.number("noise", noise, low=0.0)
+    g = _generator(seed)
+    y = torch.arange(n) % 2
+    u = torch.rand(n, generator=g, dtype=torch.float64)
+    low = torch.where(y == 0, 0.0, 0.7).double()
+    high = torch.where(y == 0, 0.5, 1.0).double()
+    r = torch.sqrt(low ** 2 + u * (high ** 2 - low ** 2))      # uniform over the annulus' area
+    theta = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+    X = torch.stack([r * torch.cos(theta), r * torch.sin(theta)], dim=1)
+    X = X + noise * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return X.to(device=device, dtype=dtype), y.to(device)
+
+
+def xor(n: int = 400, *, noise: float = 0.1, margin: float = 0.05, seed: int = 0, device=None,
+        dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """The four quadrants of [-1, 1]^2, opposite ones alike: X (n, 2), y (n,) in {0, 1}, half each.
+
+    Class 1 where x1 x2 > 0 (first and third quadrants), class 0 where x1 x2 < 0: the XOR of the
+    two signs, which no linear model solves. Each coordinate is at least ``margin`` away from
+    the axes (a clean gap when ``noise`` = 0); ``noise`` is the std of Gaussian jitter.
+    """
+    n = _checks.integer("n", n, low=2)
+    noise = _checks.number("noise", noise, low=0.0)
+    margin = _checks.number("margin", margin, low=0.0, high=1.0, high_open=True)
+    g = _generator(seed)
+    y = torch.arange(n) % 2
+    mag = margin + (1 - margin) * torch.rand(n, 2, generator=g, dtype=torch.float64)
+    s1 = torch.where(torch.rand(n, generator=g, dtype=torch.float64) < 0.5, -1.0, 1.0).double()
+    s2 = torch.where(y == 1, s1, -s1)                           # same signs: class 1
+    X = mag * torch.stack([s1, s2], dim=1)
+    X = X + noise * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return X.to(device=device, dtype=dtype), y.to(device)
+
+
+def train_test_split(X: torch.Tensor, y: torch.Tensor, train_fraction: float = 0.5, *,
+                     seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffle the rows with ``seed`` and cut them into ((X_train, y_train), (X_test, y_test)).
+
+    ``train_fraction`` of the n rows (rounded, at least 1 in each part) go to training. The
+    split is stratified: each class is shuffled and cut on its own, so both parts keep the
+    classes' proportions.
+    """
+    X = _checks.tensor("X", X, min_dim=1)
+    y = _checks.tensor("y", y, min_dim=1)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    if X.shape[0] < 2:
+        raise ValueError(f"X needs at least 2 rows to split; got {X.shape[0]}")
+    frac = _checks.number("train_fraction", train_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    g = _generator(seed)
+    train, test = [], []
+    labels = y.cpu()
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        k = round(frac * len(idx))
+        if len(idx) > 1:                 # a class of 2 or more rows: at least one in each part
+            k = min(max(k, 1), len(idx) - 1)
+        train.append(idx[:k])
+        test.append(idx[k:])
+    tr, te = torch.cat(train), torch.cat(test)
+    if len(te) == 0 or len(tr) == 0:
+        raise ValueError(f"train_fraction {frac} leaves one part empty with {X.shape[0]} rows")
+    tr, te = tr.sort().values.to(X.device), te.sort().values.to(X.device)
+    return (X[tr], y[tr]), (X[te], y[te])
+
+
+__all__ = ["Splits", "load_mnist", "two_spirals", "moons", "circles", "xor", "noisy_sine",
+           "train_test_split"]
