@@ -12,13 +12,18 @@ WORKERS ?= 2
 # The SEEDs every notebook runs at again after nbval's SEED 0 (`make test-seeds SEEDS=0-9` for a sweep).
 SEEDS ?= 1 2
 
-.PHONY: lab test test-fast test-seeds test-browser bench clean
+.PHONY: lab test test-fast test-seeds test-browser bench present clean
 
+# First use: three steps, each announced, with pip's own output (what it fetches, its progress bars).
 $(BIN)/.installed: pyproject.toml
+	@echo "[1/3] creating $(VENV) with $(PYTHON) (once)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "[2/3] installing $(TORCH) into $(VENV) (the largest download: a minute or more the first time)"
+	$(BIN)/python -m pip install "$(TORCH)"
+	@echo "[3/3] installing dlcore with JupyterLab, Voila and the test tools (.[dev])"
+	$(BIN)/python -m pip install -e ".[dev]"
 	@touch $@
+	@echo "set-up done: $(VENV) is ready (make clean removes it)"
 
 lab: $(BIN)/.installed
 	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
@@ -48,5 +53,24 @@ test-fast: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
 
+# Presenting: the notebooks as Voila apps (no code, live sliders) on 127.0.0.1, behind a token that
+# Voila prints in its link. `make present NB=03` serves one notebook, plain `make present` the list.
+# The copies in build/present/ have no exercises and no "the folded cell below" (tools/present.py).
+# Closing a page shuts its kernel (Voila's beforeunload beacon); a page that could not say so (a
+# killed browser, a sleeping laptop) has its kernel culled once it has no page connected and has been
+# idle CULL_IDLE s, checked every CULL_EVERY s: freed within CULL_IDLE + CULL_EVERY s (90 by default).
+# An open page is never culled, however long the presenter talks. Figures in presenter mode.
+NB         ?=
+PORT       ?= 8866
+CULL_IDLE  ?= 60
+CULL_EVERY ?= 30
+present: $(BIN)/.installed
+	$(BIN)/python tools/present.py --out build/present $(NB)
+	DLCORE_PRESENTER=1 $(BIN)/voila --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) --Voila.auto_token=True \
+	    --show_tracebacks=True --MappingKernelManager.cull_idle_timeout=$(CULL_IDLE) \
+	    --MappingKernelManager.cull_interval=$(CULL_EVERY) --MappingKernelManager.cull_connected=False \
+	    $(if $(NB),build/present/$(NB)_*.ipynb,build/present)
+
+# Removes the virtual environment (.venv: the next make installs it again) and every build artefact.
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -41,7 +41,8 @@ def _conda_names(env):
         if isinstance(dep, str):
             names.add(_name(dep))
     names -= {"python", "pip"}
-    return {"torch" if n == "pytorch" else n for n in names}
+    conda_to_pip = {"pytorch": "torch", "python-build": "build"}   # conda-forge's names for two PyPI packages
+    return {conda_to_pip.get(n, n) for n in names}
 
 
 @pytest.mark.parametrize("req, name", [
