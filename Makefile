@@ -56,10 +56,11 @@ bench: $(BIN)/.installed
 # Presenting: the notebooks as Voila apps (no code, live sliders) on 127.0.0.1, behind a token that
 # Voila prints in its link. `make present NB=03` serves one notebook, plain `make present` the list.
 # The copies in build/present/ have no exercises and no "the folded cell below" (tools/present.py).
-# Closing a page shuts its kernel (Voila's beforeunload beacon); a page that could not say so (a
-# killed browser, a sleeping laptop) has its kernel culled once it has no page connected and has been
-# idle CULL_IDLE s, checked every CULL_EVERY s: freed within CULL_IDLE + CULL_EVERY s (90 by default).
-# An open page is never culled, however long the presenter talks. Figures in presenter mode.
+# Leaving a page shuts its kernel at once (Voila's beforeunload beacon; tools/voila_config/voila.py
+# sets the cookie the beacon needs). A page that could not say so (a killed browser, a sleeping
+# laptop) has its kernel culled once no page is connected and it has been idle CULL_IDLE s, checked
+# every CULL_EVERY s: freed within CULL_IDLE + CULL_EVERY s (90 by default). An open page is never
+# culled, however long the presenter talks. The figures are in presenter mode.
 NB         ?=
 PORT       ?= 8866
 CULL_IDLE  ?= 60
@@ -67,7 +68,8 @@ CULL_EVERY ?= 30
 present: $(BIN)/.installed
 	$(BIN)/python tools/present.py --out build/present $(NB)
 	DLCORE_PRESENTER=1 $(BIN)/voila --no-browser --Voila.ip=127.0.0.1 --port=$(PORT) --Voila.auto_token=True \
-	    --show_tracebacks=True --MappingKernelManager.cull_idle_timeout=$(CULL_IDLE) \
+	    --Voila.config_file_paths=$(CURDIR)/tools/voila_config --show_tracebacks=True \
+	    --MappingKernelManager.cull_idle_timeout=$(CULL_IDLE) \
 	    --MappingKernelManager.cull_interval=$(CULL_EVERY) --MappingKernelManager.cull_connected=False \
 	    $(if $(NB),build/present/$(NB)_*.ipynb,build/present)
 
