@@ -57,3 +57,171 @@ def test_bad_arguments(kw, match):
 
     with pytest.raises(ValueError, match=match):
         Progress(**kw)
+
+
+# ------------------------------------------------------------------ no bar is ever left behind
+# A bar left open shows in a saved (or exported) notebook as tqdm's text ("training:   1%|| 2/300"),
+# as a widget's text repr ("HBox(children=(IntProgress(value=2, max=300) ...") or as a widget view
+# of an IntProgress / FloatProgress model.
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BAR_TEXT = re.compile(r"\d+%\|[^\n]*\|\s*\d+/\d+|\b(?:Int|Float)Progress\(")
+BAR_MODELS = {"IntProgressModel", "FloatProgressModel"}
+
+
+def leftover_bars(nb) -> list[str]:
+    """Every progress bar the executed notebook ``nb`` still shows; empty when none is left.
+
+    (tests/seed_sweep.py's export check could call this on each notebook it executes.)
+    """
+    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+
+    def is_bar(model_id, seen=()):
+        m = models.get(model_id, {})
+        if m.get("model_name") in BAR_MODELS:
+            return True
+        kids = m.get("state", {}).get("children", [])
+        return any(is_bar(k.removeprefix("IPY_MODEL_"), seen + (model_id,)) for k in kids
+                   if isinstance(k, str) and k.removeprefix("IPY_MODEL_") not in seen)
+
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = out.get("text", "") + str(data.get("text/plain", ""))
+            view = data.get("application/vnd.jupyter.widget-view+json", {})
+            if BAR_TEXT.search(text) or (view and is_bar(view.get("model_id"))):
+                found.append(f"cell {i} (id {cell.get('id', '?')}): {text.strip()[:80]!r}")
+    return found
+
+
+def test_leftover_bars_finds_each_kind():
+    v4 = nbformat.v4
+    tqdm_text = v4.new_output("stream", name="stderr", text="training:   1%|          | 2/300 [00:00<00:10]")
+    widget_text = v4.new_output("display_data", data={"text/plain": "HBox(children=(IntProgress(value=2, max=300),))"})
+    view = v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "box"},
+                                               "text/plain": ""})
+    clean = v4.new_output("display_data", data={"text/plain": ""})
+    nb = v4.new_notebook(cells=[v4.new_code_cell(outputs=[o]) for o in (tqdm_text, widget_text, view, clean)])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
+        "box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_bar", "IPY_MODEL_label"]}},
+        "bar": {"model_name": "IntProgressModel", "state": {}}, "label": {"model_name": "HTMLModel", "state": {}}}}}
+    assert [f.split(" ")[1] for f in leftover_bars(nb)] == ["0", "1", "2"]
+
+
+FIT_CELLS = [
+    # Every bar fit() makes is shown at once (delay 0), so that the short runs below show one.
+    """import torch
+import dlcore.train as T
+from dlcore.progress import Progress
+
+class Shown(Progress):
+    opened = 0
+    def __init__(self, *args, **kwargs):
+        kwargs["delay"] = 0.0
+        super().__init__(*args, **kwargs)
+    def _open(self):
+        Shown.opened += 1
+        super()._open()
+
+T.Progress = Shown
+X = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
+y = (X[:, 0] > 0).long()
+net = lambda: torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))""",
+    # a run to the end
+    """h = T.fit(net(), (X, y), steps=60, batch_size=32, lr=0.1)
+print("full run, bars shown:", Shown.opened, "diverged:", h.diverged_at)""",
+    # the issue's case: a run that diverges in its first steps
+    """h = T.fit(net(), (X, y), steps=300, batch_size=32, lr=1e4, blowup=1.5)
+print("diverged run, bars shown:", Shown.opened, "diverged at:", h.diverged_at)""",
+    # a run stopped by an error (as by an interrupt)
+    """class Breaks(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.calls = torch.nn.Linear(2, 2), 0
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == 3:
+            raise KeyboardInterrupt("stopped at step 3")
+        return self.lin(x)
+
+try:
+    T.fit(Breaks(), (X, y), steps=300)
+except KeyboardInterrupt:
+    print("interrupted run, bars shown:", Shown.opened)""",
+]
+
+
+def test_fit_leaves_no_bar_however_the_run_ends():
+    """dlcore.train.fit (the one maker of bars in dlcore, checked below): run to the end, diverged
+    at an early step, interrupted; each showed its bar, and none is left in the saved outputs."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in FIT_CELLS])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    printed = [
+        "".join(o.get("text", "") for o in c.outputs if o.get("output_type") == "stream") for c in nb.cells[1:]]
+    assert re.search(r"full run, bars shown: 1 diverged: None", printed[0]), printed[0]
+    m = re.search(r"diverged run, bars shown: 2 diverged at: (\d+)", printed[1])
+    assert m and int(m.group(1)) <= 10, printed[1]
+    assert "interrupted run, bars shown: 3" in printed[2], printed[2]
+    assert leftover_bars(nb) == []
+
+
+def _python_files():
+    return sorted((ROOT / "dlcore").rglob("*.py"))
+
+
+def test_every_bar_goes_through_progress():
+    """No module but dlcore/progress.py and no notebook makes a bar of its own (tqdm, an
+    ipywidgets IntProgress/FloatProgress): every bar is a dlcore.progress.Progress."""
+    maker = re.compile(r"\btqdm\b|\b(?:Int|Float)Progress\b")
+    offenders = [str(p.relative_to(ROOT)) for p in _python_files()
+                 if p.name != "progress.py" and maker.search(p.read_text(encoding="utf-8"))]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        offenders += [f"{path.name} cell {c.get('id')}" for c in nb.cells
+                      if c.cell_type == "code" and maker.search(c.source)]
+    assert offenders == []
+
+
+def _closes(func: ast.AST, name: str) -> bool:
+    """``name`` is closed in a finally block (or the bar is used as a context manager)."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Try):
+            for stmt in node.finalbody:
+                for call in ast.walk(stmt):
+                    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                            and call.func.attr == "close" and isinstance(call.func.value, ast.Name)
+                            and call.func.value.id == name):
+                        return True
+    return False
+
+
+def test_every_progress_is_closed_in_a_finally():
+    """Each Progress(...) made in dlcore is either a `with` item or assigned to a name that a
+    `finally:` of the same function closes: an early stop (divergence, early stopping, an
+    exception) cannot skip the close."""
+    made = []
+    for path in _python_files():
+        if path.name == "progress.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            with_items = {id(item.context_expr) for node in ast.walk(func) if isinstance(node, ast.With)
+                          for item in node.items}
+            for node in ast.walk(func):
+                if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Progress"):
+                    continue
+                made.append(f"{path.name}:{node.lineno}")
+                if id(node) in with_items:
+                    continue
+                target = next((a.targets[0].id for a in ast.walk(func) if isinstance(a, ast.Assign)
+                               and a.value is node and isinstance(a.targets[0], ast.Name)), None)
+                assert target and _closes(func, target), f"{path.name}:{node.lineno}: a Progress not closed in a finally"
+    assert made, "dlcore.train.fit makes a Progress; the scan found none"
