@@ -137,3 +137,74 @@ def test_makefile_targets():
 def test_ci_runs_make_test():
     run = ROOT / ".ci" / "run"
     assert re.search(r"^\s*make test\s*$", run.read_text(encoding="utf-8"), re.M)
+
+
+# ---------------------------------------------------------------------------- licence and sdist
+
+def test_license_file_is_mit():
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License") and "Copyright (c) 2026 the dlcore authors" in text
+    assert "CC BY-SA 3.0" in text and "dlcore/data/README.md" in text   # the MNIST subset is not MIT
+
+
+def test_pyproject_license_is_spdx(pyproject):
+    project = pyproject["project"]
+    assert project["license"] == "MIT"                  # an SPDX expression, not the deprecated table
+    assert project["license-files"][0] == "LICENSE"
+    assert all((ROOT / f).is_file() for f in project["license-files"])
+    assert "classifiers" not in project or not any(c.startswith("License ::") for c in project["classifiers"])
+    setuptools = next(r for r in pyproject["build-system"]["requires"] if _name(r) == "setuptools")
+    assert int(re.search(r">=\s*(\d+)", setuptools).group(1)) >= 77   # SPDX license + license-files
+
+
+def test_extras(pyproject):
+    extras = pyproject["project"]["optional-dependencies"]
+    assert {_name(r) for r in extras["present"]} == {"voila"}
+    assert {"voila", "notebook", "build"} <= {_name(r) for r in extras["dev"]}
+
+
+# What the sdist must carry for its own `make test` (and `make present`, `make bench`, CI).
+SDIST_NEEDS = ["LICENSE", "README.md", "Makefile", "environment.yml", "pyproject.toml", ".ci/run",
+               "tests/conftest.py", "tests/browser.py", "tests/seed_sweep.py", "tests/notebook_style.py",
+               "benchmarks/run.py", "tools/present.py", "tools/voila_config/voila.py",
+               "dlcore/data/mnist10k.npz", "dlcore/data/README.md"]
+
+
+def test_manifest_grafts_what_the_tests_need():
+    lines = [line.split() for line in (ROOT / "MANIFEST.in").read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    grafted = {words[1] for words in lines if words[0] == "graft"}
+    included = {w for words in lines if words[0] == "include" for w in words[1:]}
+    assert {"tests", "notebooks", "benchmarks", "tools", ".ci", "dlcore"} <= grafted
+    assert {"LICENSE", "README.md", "Makefile", "environment.yml"} <= included
+    assert {"build", "dist", ".venv"} <= {words[1] for words in lines if words[0] == "prune"}
+
+
+def test_sdist_carries_its_tests(tmp_path):
+    """Build the sdist (no isolation: offline, with this environment's setuptools) and list it."""
+    pytest.importorskip("build")
+    import subprocess
+    import sys
+    import tarfile
+
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True, text=True)
+    (sdist,) = tmp_path.glob("dlcore-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    needed = SDIST_NEEDS + [f"tests/{p.name}" for p in (ROOT / "tests").glob("*.py")] \
+        + [f"notebooks/{p.name}" for p in NOTEBOOKS]
+    assert sorted(set(needed) - names) == []
+    assert not [n for n in names if n.startswith((".venv/", "build/", "dist/")) or "__pycache__" in n
+                or n.endswith(".pyc") or ".ipynb_checkpoints" in n]
+
+
+def test_makefile_setup_clean_and_present():
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    setup = re.search(r"^\$\(BIN\)/\.installed:.*?(?=^\S|\Z)", text, re.M | re.S).group(0)
+    assert "--quiet" not in setup and "-q " not in setup          # pip's own progress shows
+    assert [int(n) for n in re.findall(r"\[(\d)/3\]", setup)] == [1, 2, 3]
+    clean = re.search(r"^clean:.*?(?=^\S|\Z)", text, re.M | re.S).group(0)
+    for artefact in ("$(VENV)", "build", "dist", "*.egg-info", ".pytest_cache"):
+        assert f" {artefact}" in clean, artefact
+    assert re.search(r"^present:", text, re.M)
