@@ -71,6 +71,7 @@ STRUCTURAL = ("dataset", "noise", "train_fraction", "depth", "width", "activatio
               "batchnorm", "dropout")           # changing one builds a new network (step 0)
 SATURATED, DEAD = 0.5, 0.5                      # diagnose: more than half of a layer saturated or dead
 BLOWUP = 1e3                                    # a training loss above this counts as diverged
+LOSS_GAP = 0.15                                 # diagnose: test loss more than this above training
 
 
 def _check_knob(name: str, value):
@@ -339,7 +340,7 @@ class Playground:
         """Notebook 09's checks on the current network, each a CheckResult with a one-line
         ``details['short']`` for the figure: initial loss vs log K, symmetry (01), saturated or
         dead units (02), the update/weight ratio since a training knob last changed, the
-        train/test gap."""
+        train/test gap (in accuracy as 09 checks it, and in loss: at most ``LOSS_GAP``)."""
         init = self.initial
         init.details["short"] = (f"{init.value:.2f} at step 0, near log 2" if init.passed else
                                  f"{init.value:.3g} at step 0, not log 2: init scale")
@@ -394,11 +395,24 @@ class Playground:
         return result
 
     def _gap_check(self) -> CheckResult:
+        """09's train/validation gap on the test split (accuracy), and the same gap in loss: on a few
+        hundred 2-D points a memorising network may still classify most test points right while
+        its test loss climbs far above its training loss (confidently wrong on the rest)."""
         result = babysit.train_val_gap(self.model, self.train, self.test, max_gap=0.05, min_train_acc=0.9)
         result.name = "train/test gap"
         tr, te = result.details["train_acc"], result.details["val_acc"]
-        word = "ok" if result.passed else ("overfitting (05, 06)" if result.value > 0.05 else "underfitting")
-        result.details["short"] = f"train {tr:.0%}, test {te:.0%}: {word}"
+        train_loss, test_loss = self.history["train_loss"][-1], self.history["test_loss"][-1]
+        loss_gap = test_loss - train_loss
+        result.details.update(train_loss=train_loss, test_loss=test_loss, loss_gap=loss_gap)
+        if result.passed and not loss_gap <= LOSS_GAP:
+            result.passed = False
+            result.message = result.message.replace(" No sign of overfitting.", "") + (f" But the test loss {test_loss:.3g} is {loss_gap:.2g} above the training loss "
+                               f"{train_loss:.3g} (expected at most {LOSS_GAP:g}): overfitting, confidently wrong on "
+                               f"the test points it misses. Try L2, dropout or more data.")
+        over = result.value > 0.05 or not loss_gap <= LOSS_GAP
+        word = "ok" if result.passed else ("overfitting (05, 06)" if over else "underfitting")
+        result.details["short"] = (f"train {tr:.0%}, test {te:.0%}: {word}" if not over or result.value > 0.05 else
+                                   f"loss {train_loss:.2f} vs {test_loss:.2f} on test: {word}")
         return result
 
     def __repr__(self) -> str:

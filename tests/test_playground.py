@@ -253,3 +253,10 @@ def test_snapshot_and_describe():
     line = fp.describe(pg)
     assert "momentum η 0.01, μ 0.9" in line and "dropout 0.1" in line and "2x16 tanh" in line
     assert set(DEFAULTS) >= {"dataset", "batch_size"}
+
+
+def test_gap_check_by_loss_catches_a_memorising_network():
+    small = Playground(5, train_fraction=0.1, noise=0.3, width=32).run(1000)
+    gap = small.diagnose()["train/test gap"]
+    assert not gap.passed and gap.details["loss_gap"] > 0.15 and "overfitting" in gap.details["short"]
+    assert "No sign of overfitting" not in gap.message
