@@ -138,6 +138,8 @@ class Playground:
         self.seed = _checks.integer("seed", seed, low=0)
         self.n_points = _checks.integer("n_points", n_points, low=4)
         self.eval_every = _checks.integer("eval_every", eval_every, low=1)
+        # the CPU by default: a 2-16-16-2 network is bound by kernel launches on a GPU, where each
+        # step costs more than the arithmetic of the whole run on a CPU core; device="cuda" works too
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.knobs = {**DEFAULTS, **check_knobs(knobs)}
         self._data_key = None
@@ -165,7 +167,7 @@ class Playground:
         """A fresh network from the knobs (the same initial weights for the same seed and knobs), step 0."""
         self._make_data()
         self.model = build_model(self.knobs, generator=rng(self.seed, "playground init"), device=self.device)
-        masks = rng(self.seed, "playground dropout")
+        masks = rng(self.seed, "playground dropout", device=self.device)   # on the activations' device
         for m in self.model.modules():
             if isinstance(m, Dropout):
                 m.generator = masks

@@ -260,3 +260,13 @@ def test_gap_check_by_loss_catches_a_memorising_network():
     gap = small.diagnose()["train/test gap"]
     assert not gap.passed and gap.details["loss_gap"] > 0.15 and "overfitting" in gap.details["short"]
     assert "No sign of overfitting" not in gap.message
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_runs_on_cuda():
+    pg = Playground(0, device="cuda", dropout=0.2, batchnorm=True).run(100)
+    assert pg.model.linears[0].weight.is_cuda and pg.history["test_loss"][-1] < pg.history["test_loss"][0]
+    p, _ = pg.surface(20)
+    assert p.shape == (20, 20)
+    assert len(pg.diagnose()) == 5
