@@ -391,6 +391,8 @@ class Playground:
             short = f"{min(vals):.0e} to {max(vals):.0e}, in the band"
         elif max(vals) > hi:
             short = f"up to {max(vals):.0e}: η may be too high (09)"
+        elif min(vals) == 0:
+            short = "0 in some layer: no gradient reaches it"
         else:
             short = f"down to {min(vals):.0e}: η too low, or no gradient (09)"
         result.details["short"] = short
@@ -414,7 +416,9 @@ class Playground:
         over = result.value > 0.05 or not loss_gap <= LOSS_GAP
         word = "ok" if result.passed else ("overfitting (05, 06)" if over else "underfitting")
         result.details["short"] = (f"train {tr:.0%}, test {te:.0%}: {word}" if not over or result.value > 0.05 else
-                                   f"loss {train_loss:.2f} vs {test_loss:.2f} on test: {word}")
+                                   f"loss {train_loss:.2g} vs {test_loss:.2g} on test: {word}")
+        if self.diverged_at is not None:
+            result.details["short"] = "diverged: nothing to compare"
         return result
 
     def __repr__(self) -> str:
