@@ -113,7 +113,7 @@ def test_playground_live(page):
     assert _kernel(page, "pg.knobs['lr']") > lr and _kernel(page, "play.running")
 
     # pause: the frames stop, the step count holds
-    report["pause_ms"] = browser.click_button(page, buttons["pause"], figure, BOUND_S)
+    browser.click_button(page, buttons["pause"], figure, BOUND_S)   # (a frame in flight may paint first)
     page.wait_for_timeout(500)
     held = _kernel(page, "[pg.step, play.running]")
     page.evaluate("() => { window.__paints = []; }")
