@@ -21,6 +21,7 @@ VS Code and Colab, with no front-end extension beyond ipywidgets itself.
 from __future__ import annotations
 
 import base64
+import collections
 import itertools
 import math
 import numbers
@@ -36,9 +37,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import _checks
+from .figure_view import FigureView
 
 _PANELS: "weakref.WeakSet[Panel]" = weakref.WeakSet()
 _SERIAL = itertools.count(1)
+_FRAMES: "collections.deque[dict]" = collections.deque(maxlen=10_000)
 
 
 def slider(description: str, low: float, high: float, step: float | None = None,
@@ -116,19 +119,23 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """The figure's current Agg buffer as a PNG.
-
-    Written by hand rather than through PIL or savefig: no per-row filter search and zlib level
-    1 encode a 1300x750 figure in ~13 ms instead of ~32 ms (PIL, level 1) or ~90 ms (savefig),
-    and plots (large flat areas) still compress ~20x.
-    """
+    """The figure's current Agg buffer as a PNG (drawn first if it never was)."""
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     if getattr(fig.canvas, "renderer", None) is None:      # never drawn: nothing to encode yet
         fig.canvas.draw()
-    rgba = np.asarray(fig.canvas.buffer_rgba())            # (h, w, 4) uint8, no copy
+    return encode_png(np.asarray(fig.canvas.buffer_rgba()))
+
+
+def encode_png(rgba: np.ndarray) -> bytes:
+    """An (h, w, 4) uint8 RGBA array (a figure's buffer, or a rectangle of it) as a PNG.
+
+    Written by hand rather than through PIL or savefig: no per-row filter search and zlib level
+    1 encode a 1300x750 figure in ~13 ms instead of ~32 ms (PIL, level 1) or ~90 ms (savefig),
+    and plots (large flat areas) still compress ~20x.
+    """
     h, w = rgba.shape[:2]
     rows = np.empty((h, 1 + 4 * w), dtype=np.uint8)
     rows[:, 0] = 0                                          # filter type 0 (None) for every row
@@ -184,15 +191,24 @@ class Panel:
         self.background_key, self._backgrounds = background_key, {}
         self._background = None
         self._holding = False
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
+        self._sent = 0   # bytes sent for the last frame
+        # continuous sliders: the browser sends their values straight to _on_front_values as they
+        # move (see dlcore.figure_view); once it has, their ipywidgets syncs draw nothing
+        self._relayed = {name: c for name, c in self.controls.items()
+                         if isinstance(c, _SLIDERS) and c.continuous_update}
+        self._relay_active = False
+        self.view = FigureView(on_hello=self._send_whole, on_values=self._on_front_values,
+                               relay=list(self._relayed.items()))
         self.status = W.HTML()
         for c in self.controls.values():
             c.observe(self._on_change, names="value")
         box = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))
-        self.widget = W.VBox([box, self.status, self.image])
+        self.widget = W.VBox([box, self.status, self.view])
+        self._drawn, self._acked = None, True
         self.serial = next(_SERIAL)
         _PANELS.add(self)
         self.refresh(full=self.update(**self.values) or True)
+        self._drawn = self.values
 
     @property
     def values(self) -> dict:
@@ -205,8 +221,10 @@ class Panel:
         notebook (nbconvert HTML, GitHub, nbviewer, a course web page) has no widget state and
         falls back to the image, so the figure is there too. ``text/plain`` names the panel.
         """
+        png = self.png()
+        self.view.png = png     # what a view shows before it can ask the kernel
         data = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
-        data["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        data["image/png"] = base64.b64encode(png).decode("ascii")
         data["text/plain"] = repr(self)
         return data
 
@@ -217,11 +235,37 @@ class Panel:
     def _on_change(self, change):
         if self._holding:
             return
+        if self._relay_active and any(change["owner"] is c for c in self._relayed.values()):
+            return   # the browser already sent this value (or a newer one) through the relay
+        self._draw(self.values)
+
+    def _on_front_values(self, seq, values: dict) -> None:
+        """Slider values from the browser's relay: draw them, and always answer (the ack lets
+        the browser send the next values)."""
+        self._relay_active = True
+        merged = self.values
+        for name, v in values.items():
+            c = self._relayed.get(name)
+            if c is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
+                merged[name] = int(v) if isinstance(c, W.IntSlider) else float(v)
+        if merged == self._drawn:
+            self._send([], ack=True)
+        else:
+            self._draw(merged, ack=True)
+
+    def _draw(self, values: dict, ack: bool = False) -> None:
+        start, self._sent, self._acked = time.perf_counter(), 0, not ack
         try:
-            self.refresh(full=bool(self.update(**self.values)))
+            self.refresh(full=bool(self.update(**values)), ack=ack)
             self.status.value = ""
         except Exception as err:  # show it beside the sliders: a callback's traceback is invisible
             self.status.value = f"<span style='color:#D55E00'><b>{type(err).__name__}:</b> {err}</span>"
+        finally:
+            self._drawn = dict(values)
+            if not self._acked:
+                self._send([], ack=True)
+        _FRAMES.append({"panel": self.serial, "ms": (time.perf_counter() - start) * 1e3,
+                        "bytes": self._sent})
 
     def set(self, **values) -> None:
         """Set controls from code (one update for all of them); errors raise here."""
@@ -235,8 +279,9 @@ class Panel:
         finally:
             self._holding = False
         self.refresh(full=bool(self.update(**self.values)))
+        self._drawn = self.values
 
-    def refresh(self, full: bool = False) -> None:
+    def refresh(self, full: bool = False, *, ack: bool = False) -> None:
         """Render the figure into the image.
 
         full: draw everything and cache the static background. Otherwise restore the background
@@ -245,6 +290,8 @@ class Panel:
         ``update`` left alone costs nothing.
         """
         canvas = self.fig.canvas
+        whole = (0, 0) + canvas.get_width_height()    # x, y (top-left), width, height in pixels
+        rects = [whole]
         key = self.background_key() if self.background_key is not None else None
         cached = full and key is not None and key in self._backgrounds
         if cached:
@@ -272,18 +319,41 @@ class Panel:
                 redraw = self.animated
             else:
                 height = self.fig.bbox.height
+                rects = []
                 for r in changed.values():
                     x1, y1, x2, y2 = r.bbox.extents   # display coordinates, y up
                     # the buffer's rows run top-down: flip y, round outwards to whole pixels
-                    canvas.restore_region(self._background, xy=(0, 0), bbox=(
-                        math.floor(x1), math.floor(height - y2), math.ceil(x2), math.ceil(height - y1)))
+                    box = (max(0, math.floor(x1)), max(0, math.floor(height - y2)),
+                           min(whole[2], math.ceil(x2)), min(whole[3], math.ceil(height - y1)))
+                    canvas.restore_region(self._background, xy=(0, 0), bbox=box)
+                    rects.append((box[0], box[1], box[2] - box[0], box[3] - box[1]))
                 redraw = [a for a in self.animated if id(_region(a)) in changed]
         renderer = canvas.get_renderer()
         for a in redraw:
             if a.get_visible():
                 a.draw(renderer)
             a.stale = False
-        self.image.value = png_bytes(self.fig)
+        self._send(rects, ack=ack)
+
+    def png(self) -> bytes:
+        """The whole figure as it is now, as a PNG."""
+        return png_bytes(self.fig)
+
+    def _send(self, rects, *, ack: bool = False) -> None:
+        """Send the browser the rectangles (x, y, width, height) of the buffer that changed, in
+        one message (``ack``: the answer to a relayed value)."""
+        buffer = np.asarray(self.fig.canvas.buffer_rgba())
+        height, width = buffer.shape[:2]
+        if (self.view.width, self.view.height) != (width, height):
+            self.view.width, self.view.height = width, height
+        frames = [(encode_png(buffer[y:y + h, x:x + w]), x, y) for x, y, w, h in rects if w > 0 and h > 0]
+        if frames or ack:
+            self.view.send_frame(frames, width, height, ack=ack)
+        self._sent = sum(len(png) for png, _, _ in frames)
+        self._acked = self._acked or ack
+
+    def _send_whole(self) -> None:
+        self._send([(0, 0) + self.fig.canvas.get_width_height()])
 
     def benchmark(self, n_values: int = 9) -> list[dict]:
         """Time update + render for ``n_values`` settings of each control; restore the settings.
@@ -302,6 +372,9 @@ class Panel:
             rows.append({"control": c.description or name, "median_ms": float(np.median(times)),
                          "p95_ms": float(np.percentile(times, 95)), "n": len(times)})
         return rows
+
+
+_SLIDERS = (W.FloatSlider, W.IntSlider, W.FloatLogSlider)
 
 
 def _format_value(v) -> str:
@@ -338,6 +411,15 @@ def _sweep(control, n: int) -> list:
     return vals[1:] + vals[:1] if vals and vals[0] == control.value else vals
 
 
+def frame_log(clear: bool = False) -> list[dict]:
+    """The last frames drawn because a control moved (panel, ms of update + render, bytes sent);
+    for benchmarks/drag.py, which reads it from the kernel after a drag."""
+    frames = list(_FRAMES)
+    if clear:
+        _FRAMES.clear()
+    return frames
+
+
 def benchmark_all(n_values: int = 9) -> list[dict]:
     """:meth:`Panel.benchmark` for every live panel, in creation order (for benchmarks/run.py)."""
     rows = []
@@ -347,4 +429,5 @@ def benchmark_all(n_values: int = 9) -> list[dict]:
     return rows
 
 
-__all__ = ["Panel", "slider", "dropdown", "button", "Clicks", "png_bytes", "benchmark_all"]
+__all__ = ["Panel", "slider", "dropdown", "button", "Clicks", "png_bytes", "encode_png", "benchmark_all",
+           "frame_log"]

@@ -32,6 +32,12 @@ LAB_SETTINGS = {
 }
 
 
+# The project's Jupyter settings (etc/jupyter/README.md), as `make lab` uses them.
+CONFIG_PATH = Path(__file__).resolve().parents[1] / "etc" / "jupyter"
+SERVER_ARGS: list[str] = []
+SERVER_ROOT: Path | None = None   # the running test server's folder (its kernels' files are in it)   # more options for the test server (benchmarks try settings with it)
+
+
 def find_chromium() -> str | None:
     """A Chromium binary: $DLCORE_CHROMIUM, else chromium / chromium-browser / google-chrome on PATH."""
     if os.environ.get(CHROMIUM_ENV):
@@ -53,7 +59,8 @@ def _free_port() -> int:
 def jupyterlab(notebooks: list[Path]):
     """A JupyterLab server from this environment on 127.0.0.1, a free port and a fresh token,
     serving copies of ``notebooks``; yields (base_url, token). Always shut down, kernels too."""
-    root = Path(tempfile.mkdtemp(prefix="dlcore-lab-"))
+    global SERVER_ROOT
+    root = SERVER_ROOT = Path(tempfile.mkdtemp(prefix="dlcore-lab-"))
     served = root / "notebooks"
     served.mkdir()
     for nb in notebooks:
@@ -63,12 +70,13 @@ def jupyterlab(notebooks: list[Path]):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
     port, token = _free_port(), secrets.token_hex(24)
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
+    env = dict(os.environ, JUPYTER_CONFIG_PATH=str(CONFIG_PATH), JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
     env.pop("MPLBACKEND", None)  # the kernel must pick the inline backend, as for a student
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
-           "--LabApp.expose_app_in_browser=True"]   # window.jupyterapp: run commands, read models
+           "--LabApp.expose_app_in_browser=True",   # window.jupyterapp: run commands, read models
+           *SERVER_ARGS]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(root / "lab.log", "w")
@@ -140,6 +148,7 @@ def open_notebook(page, base: str, token: str, name: str) -> None:
     """Open ``name`` in its own workspace (so restored tabs don't interfere) and wait for its kernel."""
     page.goto(f"{base}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}?reset&token={token}")
     page.wait_for_function(JS_KERNEL_IDLE, timeout=120_000)
+    page.evaluate(JS_PAINT_PROBE)
 
 
 def run_all(page, timeout_s: float) -> float:
@@ -163,35 +172,73 @@ def controls_with_figures(page, kind: str) -> list[tuple]:
     found = []
     for control in page.query_selector_all(f".jp-OutputArea {selector}"):
         box = control.evaluate_handle("c => c.closest('.widget-vbox')").as_element()
-        img = box.query_selector("img") if box else None
+        img = box.query_selector("canvas.dlcore-figure, img") if box else None
         target = control if inner is None else control.query_selector(inner)
         if img and target:
             found.append((control, target, img))
     return found
 
 
-# Marks when the user acted (key down, or the drop-down's change) and when the figure's new image
-# was decoded and painted.
-JS_ARM = """([target, img, event]) => {
-    window.__dlcore = {key: null, painted: null, src: img.src};
+# ``window.__dlcoreOnPaint(figure, callback)``: calls back with performance.now() each time the
+# figure shows a new picture, painted: an <img> once its new src is decoded and two animation
+# frames have passed; a dlcore canvas when it says so (its "dlcore-painted" event). Installed by
+# open_notebook; a new call replaces the previous watch.
+JS_PAINT_PROBE = """() => {
+    window.__dlcoreWatches = [];
+    window.__dlcoreOnPaint = (figure, callback) => {
+        window.__dlcoreWatches.forEach(stop => stop());
+        window.__dlcoreWatches = [];
+        if (figure.tagName === 'IMG') {
+            let src = figure.src;
+            const obs = new MutationObserver(async () => {
+                if (figure.src === src) return;
+                src = figure.src;
+                try { await figure.decode(); } catch (e) {}
+                requestAnimationFrame(() => requestAnimationFrame(() => callback(performance.now())));
+            });
+            obs.observe(figure, {attributes: true, attributeFilter: ['src']});
+            window.__dlcoreWatches.push(() => obs.disconnect());
+        } else {
+            const on = e => callback(e.detail.time);
+            figure.addEventListener('dlcore-painted', on);
+            window.__dlcoreWatches.push(() => figure.removeEventListener('dlcore-painted', on));
+        }
+    };
+}"""
+
+# Marks when the user acted (key down, or the drop-down's change) and when the figure's next new
+# picture was painted.
+JS_ARM = """([target, figure, event]) => {
+    window.__dlcore = {key: null, painted: null};
     target.addEventListener(event, () => { window.__dlcore.key = performance.now(); }, {once: true, capture: true});
-    const obs = new MutationObserver(async () => {
-        if (img.src === window.__dlcore.src) return;
-        obs.disconnect();
-        try { await img.decode(); } catch (e) {}
-        requestAnimationFrame(() => requestAnimationFrame(() => { window.__dlcore.painted = performance.now(); }));
-    });
-    obs.observe(img, {attributes: true, attributeFilter: ['src']});
+    window.__dlcoreOnPaint(figure, t => { if (window.__dlcore.painted === null) window.__dlcore.painted = t; });
 }"""
 
 
-def move_slider(page, handle, img, timeout_s: float) -> float:
-    """Press an arrow key on ``handle`` (Right, or Left at the maximum); wait until ``img`` shows a
-    new picture; return the milliseconds from the key press to the new picture being painted."""
+def kernel_print(page, code: str) -> str:
+    """Run ``code`` in the open notebook's kernel (not in a cell); return what it printed."""
+    return page.evaluate(f"""async (code) => {{
+        const k = {CURRENT}.sessionContext.session.kernel;
+        const future = k.requestExecute({{code, silent: false, store_history: false}});
+        let out = '';
+        future.onIOPub = m => {{ if (m.header.msg_type === 'stream') out += m.content.text; }};
+        await future.done;
+        return out;
+    }}""", code)
+
+
+def move_slider(page, handle, figure, timeout_s: float) -> float:
+    """Press an arrow key on ``handle`` (Right, or Left at the maximum); wait until ``figure`` shows
+    a new picture; return the milliseconds from the key press to the new picture being painted."""
     at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-    page.evaluate(JS_ARM, [handle, img, "keydown"])
+    return press_and_wait(page, handle, figure, "ArrowLeft" if at_max else "ArrowRight", timeout_s)
+
+
+def press_and_wait(page, handle, figure, key: str, timeout_s: float) -> float:
+    """Press ``key`` on ``handle``; the milliseconds until ``figure`` painted a new picture."""
+    page.evaluate(JS_ARM, [handle, figure, "keydown"])
     handle.focus()
-    handle.press("ArrowLeft" if at_max else "ArrowRight")
+    handle.press(key)
     return _wait_painted(page, timeout_s)
 
 

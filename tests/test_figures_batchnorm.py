@@ -54,7 +54,7 @@ def test_histogram_panel_shows_the_spreads_it_is_given():
     assert isinstance(panel, widgets.Panel)
     panel.set(step=200, layer=2)
     assert shown == {PLAIN: pytest.approx(0.04), BN: pytest.approx(0.2), "step": 200, "layer": 2}
-    assert bytes(panel.image.value).startswith(b"\x89PNG")
+    assert bytes(panel.png()).startswith(b"\x89PNG")
     title = [t.get_text() for sf in panel.fig.subfigs for t in sf.texts][0]
     assert title == f"step 200, hidden layer 2: {PLAIN} spread 0.04, {BN} spread 0.20"
     assert panel.controls["step"].max == 300 and panel.controls["layer"].max == 3

@@ -59,7 +59,7 @@ def test_gd_newton_panel_names_divergence_and_stays_finite():
         return s, gd, np.stack([np.array(s.start), newton.numpy()])
 
     panel, shown = curvature.gd_newton_panel(run, max_steps=STEPS)
-    assert isinstance(panel, Panel) and panel.image.value[:4] == b"\x89PNG"
+    assert isinstance(panel, Panel) and panel.png()[:4] == b"\x89PNG"
     assert "Newton: 1 step" in shown["title"].get_text()
     panel.set(kappa=50.0, lr_frac=1.1)
     assert "diverged at step" in shown["title"].get_text() and _finite(shown["lines"])
@@ -154,7 +154,7 @@ def test_optimiser_panel_back_on_a_surface_draws_the_same_picture():
     from PIL import Image
 
     def pixels(panel):
-        return np.asarray(Image.open(BytesIO(panel.image.value)).convert("RGBA"))
+        return np.asarray(Image.open(BytesIO(panel.png())).convert("RGBA"))
 
     panel, _ = curvature.optimiser_panel(_six, ["ravine", "plateau"], max_steps=STEPS)
     panel.set(surface="plateau")
@@ -177,7 +177,7 @@ def test_gd_newton_panel_draws_star_and_legend_above_the_background():
     panel, shown = curvature.gd_newton_panel(run, max_steps=STEPS)
     for kappa in [50.0, 200.0]:                         # also after a slider move (a partial redraw)
         panel.set(kappa=kappa)
-        rgb = np.asarray(Image.open(BytesIO(panel.image.value)).convert("RGB")).astype(float)
+        rgb = np.asarray(Image.open(BytesIO(panel.png())).convert("RGB")).astype(float)
         height = rgb.shape[0]
         ax = shown["star"].axes
         x, y = ax.transData.transform((0.0, 0.0))
@@ -225,7 +225,7 @@ def test_momentum_law_figure_rejects_bad_input():
 
 def test_stability_panel_map_edge_and_run():
     panel, shown = curvature.stability_panel(_rate, _heavy_ball, n=60)
-    assert isinstance(panel, Panel) and panel.image.value[:4] == b"\x89PNG"
+    assert isinstance(panel, Panel) and panel.png()[:4] == b"\x89PNG"
     data = np.asarray(shown["image"].get_array())
     assert data.shape == (60, 60) and (data > 1).any() and (data < 0.1).any()     # both sides of the edge
     text = shown["title"].get_text()

@@ -66,7 +66,7 @@ def test_steps_figure_leaves_out_values_below_the_axis():
 
 def test_bowls_panel_titles_and_paths():
     panel, shown = normalisation.bowls_panel(bowls, offset=5.0, ratio=10.0, rho=0.5)
-    assert isinstance(panel, Panel) and panel.image.value[:4] == b"\x89PNG"
+    assert isinstance(panel, Panel) and panel.png()[:4] == b"\x89PNG"
     assert shown["titles"]["whitened"].get_text() == "whitened\nκ = 1, 1 step"
     for ratio in [1.0, 100.0]:
         panel.set(ratio=ratio)

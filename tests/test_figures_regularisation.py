@@ -61,7 +61,7 @@ def test_06_degree_panel_shows_the_selected_fits_and_reports_them():
     errors = {"training error": np.geomspace(1, 1e-3, 26), "test error (new points)": np.geomspace(0.1, 1e12, 26),
               "bias²": np.geomspace(1, 1e-18, 26), "variance": np.geomspace(1e-3, 1e12, 26)}
     panel = R.degree_panel(x, y, G, fits, errors, noise=0.04, best_degree=3)
-    assert isinstance(panel, widgets.Panel) and panel.image.value
+    assert isinstance(panel, widgets.Panel) and panel.png()
     assert panel.state["degree"] == 1 and np.array_equal(panel.state["fits"], fits[1])
     panel.set(degree=25)
     assert panel.state["degree"] == 25 and np.array_equal(panel.state["fits"], fits[25])
@@ -184,7 +184,7 @@ def test_06_panels_fit_their_figure(presenter):
     errors = {"training error": np.geomspace(1, 1e-3, 26), "test error (new points)": np.geomspace(0.1, 1e12, 26),
               "bias²": np.geomspace(1, 1e-18, 26), "variance": np.geomspace(1e-3, 1e12, 26)}
     panel = R.degree_panel(x, y, G, _fits(26, 21), errors, noise=0.04, best_degree=3)
-    assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n" and _inside(panel.fig)
+    assert panel.png()[:8] == b"\x89PNG\r\n\x1a\n" and _inside(panel.fig)
     lams = 10.0 ** np.arange(-10, 1.01, 0.25)
     ridge_errors = {"test error": np.geomspace(1e5, 0.5, 45), "bias²": np.geomspace(1e-3, 0.5, 45),
                     "variance": np.geomspace(1e5, 1e-3, 45), "training error": np.full(45, 0.01)}

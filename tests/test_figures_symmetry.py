@@ -73,7 +73,7 @@ def test_explorer_titles_state_what_the_snapshot_says():
     assert isinstance(panel, widgets.Panel)
     assert titles[0].get_text() == "constant c = 0.50: 1 of 4 units distinct, C = 0.300, accuracy 90%"
     assert titles[1].get_text().startswith("random σ = 0.50: 4 of 4 units distinct")
-    assert bytes(panel.image.value).startswith(b"\x89PNG")
+    assert bytes(panel.png()).startswith(b"\x89PNG")
     assert "image/png" in panel._repr_mimebundle_()
 
 

@@ -1,4 +1,5 @@
 """dlcore.plot (style, presenter mode, the recurring figures) and dlcore.widgets (sliders, Panel)."""
+import base64
 import io
 import weakref
 
@@ -392,7 +393,7 @@ def make_panel(animated=True, **kw):
 
 def test_panel_renders_png():
     panel, _, calls = make_panel()
-    data = panel.image.value
+    data = panel.png()
     assert data[:8] == PNG_MAGIC
     img = Image.open(io.BytesIO(data))
     assert img.size == panel.fig.canvas.get_width_height() == (400, 250)
@@ -402,16 +403,16 @@ def test_panel_renders_png():
 def test_panel_widget_tree():
     panel, _, _ = make_panel()
     assert isinstance(panel.widget, W.VBox)
-    assert panel.image in panel.widget.children and panel.status in panel.widget.children
+    assert panel.view in panel.widget.children and panel.status in panel.widget.children
     assert panel.values == {"scale": 1.0}
 
 
 def test_panel_set_calls_update_and_changes_image():
     panel, _, calls = make_panel(animated=False)
-    before = panel.image.value
+    before = panel.png()
     panel.set(scale=0.5)
     assert calls[-1] == 0.5 and panel.values == {"scale": 0.5}
-    assert panel.image.value != before
+    assert panel.png() != before
 
 
 def test_panel_set_updates_once():
@@ -422,17 +423,17 @@ def test_panel_set_updates_once():
 
 def test_panel_blit_changes_image():
     panel, _, _ = make_panel()
-    before = panel.image.value
+    before = panel.png()
     panel.set(scale=0.5)
-    assert panel.image.value != before
+    assert panel.png() != before
 
 
 def test_panel_blit_equals_full_redraw():
     panel, _, _ = make_panel()
     panel.set(scale=0.5)  # blit: cached background + the line
-    blitted = decode(panel.image.value)
+    blitted = decode(panel.png())
     panel.refresh(full=True)
-    np.testing.assert_array_equal(blitted, decode(panel.image.value))
+    np.testing.assert_array_equal(blitted, decode(panel.png()))
 
 
 def test_panel_blit_does_not_redraw_figure(monkeypatch):
@@ -455,17 +456,17 @@ def test_panel_update_returning_true_redraws(monkeypatch):
     panel = Panel(fig, update, animated=[line], scale=slider("scale", 0.1, 2.0, 0.1, 1.0))
     real_draw, draws = panel.fig.canvas.draw, []
     monkeypatch.setattr(panel.fig.canvas, "draw", lambda *a, **k: (draws.append(1), real_draw(*a, **k)))
-    before = panel.image.value
+    before = panel.png()
     panel.set(scale=2.0)
     assert draws == [1]
-    assert ax.get_ylim() == (-2.0, 2.0) and panel.image.value != before
+    assert ax.get_ylim() == (-2.0, 2.0) and panel.png() != before
 
 
 def test_panel_slider_change_triggers_update():
     panel, _, calls = make_panel()
-    before = panel.image.value
+    before = panel.png()
     panel.controls["scale"].value = 1.5   # what a user's drag does
-    assert calls[-1] == 1.5 and panel.image.value != before
+    assert calls[-1] == 1.5 and panel.png() != before
     assert panel.status.value == ""
 
 
@@ -553,9 +554,9 @@ def test_panel_button_click_updates():
 
     panel = Panel(fig, update, animated=[line], scale=slider("scale", 0.1, 2.0, 0.1, 1.0),
                   draw=widgets.button("resample"))
-    before = panel.image.value
+    before = panel.png()
     panel.controls["draw"].click()  # a click is a change of value: one update, one redraw
-    assert seen == [0, 1] and panel.image.value != before
+    assert seen == [0, 1] and panel.png() != before
     panel.set(draw=7)
     assert seen[-1] == 7
     rows = panel.benchmark(n_values=3)
@@ -595,7 +596,7 @@ def _two_row_panel():
 
 
 def _pixels(panel):
-    return np.asarray(Image.open(io.BytesIO(panel.image.value))).copy()
+    return np.asarray(Image.open(io.BytesIO(panel.png()))).copy()
 
 
 @pytest.mark.parametrize("change", [{"a": 3}, {"b": 4}, {"a": 2, "b": 5}])
@@ -607,11 +608,54 @@ def test_partial_redraw_equals_full_redraw(change):
     assert np.array_equal(partial, _pixels(panel))
 
 
-def test_untouched_panel_is_not_reencoded():
+def _record_frames(panel, monkeypatch) -> list:
+    frames = []
+    monkeypatch.setattr(panel.view, "send_frame", lambda rects, w, h, ack=False: frames.extend(
+        (png, x, y, w, h) for png, x, y in rects))
+    return frames
+
+
+def test_untouched_panel_sends_nothing(monkeypatch):
     panel = _two_row_panel()
-    before = panel.image.value
+    frames = _record_frames(panel, monkeypatch)
     panel.refresh()                     # nothing stale: nothing to do
-    assert panel.image.value is before
+    assert frames == []
+
+
+@pytest.mark.parametrize("change", [{"a": 3}, {"b": 4}, {"a": 2, "b": 5}])
+def test_frames_sent_rebuild_the_figure(change, monkeypatch):
+    """What the browser does: paste each rectangle over the picture it has; it must end with the
+    figure as the kernel has it, having been sent only the rows that changed."""
+    panel = _two_row_panel()
+    shown = _pixels(panel)
+    frames = _record_frames(panel, monkeypatch)
+    panel.set(**change)
+    width, height = panel.fig.canvas.get_width_height()
+    for png, x, y, w, h in frames:
+        assert (w, h) == (width, height)
+        rect = np.asarray(Image.open(io.BytesIO(png)))
+        shown[y:y + rect.shape[0], x:x + rect.shape[1]] = rect
+    assert np.array_equal(shown, _pixels(panel))
+    sent_rows = sum(np.asarray(Image.open(io.BytesIO(f[0]))).shape[0] for f in frames)
+    assert sent_rows < height if len(change) == 1 else sent_rows <= height
+
+
+def test_a_new_view_is_sent_the_whole_figure(monkeypatch):
+    panel = _two_row_panel()
+    panel.set(a=4)
+    frames = _record_frames(panel, monkeypatch)
+    panel.view._message(panel.view, {"type": "hello"}, [])   # what a view sends when it opens
+    (png, x, y, w, h), = frames
+    assert (x, y) == (0, 0) and png == panel.png()
+
+
+def test_panel_view_is_a_canvas_widget():
+    """The browser side: anywidget's ESM draws into a <canvas class="dlcore-figure">, and the
+    static copy still gets the figure as an image."""
+    panel = _two_row_panel()
+    assert "dlcore-figure" in panel.view._esm and "createImageBitmap" in panel.view._esm
+    bundle = panel._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]) == panel.png() == panel.view.png
 
 
 def test_figure_rows_with_a_column_count_per_row():
@@ -654,10 +698,10 @@ def test_panel_display_carries_widget_and_static_image():
     data = panel._repr_mimebundle_()
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
     png = base64.b64decode(data["image/png"])
-    assert png.startswith(b"\x89PNG") and png == panel.image.value   # the figure as last drawn
+    assert png.startswith(b"\x89PNG") and png == panel.png()   # the figure as last drawn
     assert data["text/plain"] == f"<Panel {panel.serial}: scale=1>"
     panel.set(scale=0.5)
-    assert base64.b64decode(panel._repr_mimebundle_()["image/png"]) == panel.image.value != png
+    assert base64.b64decode(panel._repr_mimebundle_()["image/png"]) == panel.png() != png
 
 
 def test_panel_display_through_ipython_formatter():
@@ -691,11 +735,11 @@ def test_background_key_restores_a_picture_seen_before():
     panel.set(top=2.0)                     # new picture: one full draw
     panel.set(top=1.0, scale=0.8)          # seen before: no draw
     assert len(draws) == 1
-    cached = panel.image.value
+    cached = panel.png()
     fig.canvas.draw = real_draw
     fresh = Panel(fig, update, animated=[line], top=widgets.dropdown("top", [1.0, 2.0]),
                   scale=slider("scale", 0.1, 1.0, 0.1, 0.8))
-    assert fresh.image.value == cached
+    assert fresh.png() == cached
 
 
 @pytest.mark.parametrize("kw, err, match", [
