@@ -165,7 +165,7 @@ def test_extras(pyproject):
 
 # What the sdist must carry for its own `make test` (and `make present`, `make bench`, CI).
 SDIST_NEEDS = ["LICENSE", "README.md", "Makefile", "environment.yml", "pyproject.toml", ".ci/run",
-               "tests/conftest.py", "tests/browser.py", "tests/seed_sweep.py", "tests/notebook_style.py",
+               "etc/jupyter/jupyter_server_config.json", "tests/conftest.py", "tests/browser.py", "tests/seed_sweep.py", "tests/notebook_style.py",
                "benchmarks/run.py", "tools/present.py", "tools/voila_config/voila.py",
                "dlcore/data/mnist10k.npz", "dlcore/data/README.md"]
 
@@ -175,7 +175,7 @@ def test_manifest_grafts_what_the_tests_need():
              if line.strip() and not line.startswith("#")]
     grafted = {words[1] for words in lines if words[0] == "graft"}
     included = {w for words in lines if words[0] == "include" for w in words[1:]}
-    assert {"tests", "notebooks", "benchmarks", "tools", ".ci", "dlcore"} <= grafted
+    assert {"tests", "notebooks", "benchmarks", "tools", ".ci", "etc", "dlcore"} <= grafted
     assert {"LICENSE", "README.md", "Makefile", "environment.yml"} <= included
     assert {"build", "dist", ".venv"} <= {words[1] for words in lines if words[0] == "prune"}
 
