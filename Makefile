@@ -25,8 +25,9 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 	@echo "set-up done: $(VENV) is ready (make clean removes it)"
 
+# JUPYTER_CONFIG_PATH adds etc/jupyter's settings to your own (see etc/jupyter/README.md).
 lab: $(BIN)/.installed
-	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/etc/jupyter $(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
 
 # 1) the library's tests and every notebook under nbval (at SEED 0), in parallel; 2) every notebook
 # again at each of SEEDS, in parallel; 3) the notebooks in JupyterLab in a headless Chromium, alone
@@ -50,8 +51,11 @@ test-browser: $(BIN)/.installed
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -m "not browser and not seeds" tests
 
+# Notebook run times and slider costs in the kernel; then slider drags in JupyterLab + Chromium
+# (benchmarks/drag.py: frames per second, settle, key-to-paint; skipped without a Chromium).
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/drag.py
 
 # Presenting: the notebooks as Voila apps (no code, live sliders) on 127.0.0.1, behind a token that
 # Voila prints in its link. `make present NB=03` serves one notebook, plain `make present` the list.

@@ -5,8 +5,8 @@
 Each notebook is opened in JupyterLab in a headless Chromium (the harness of tests/browser.py) and
 run; then for every slider that sits beside a figure:
 
-1. **drag**: the mouse presses the slider's handle, moves it across ~70% of the track in 2 s
-   (60 mouse moves a second, as a hand does), and lets go. Counted in the page: the slider's
+1. **drag**: the mouse presses the slider's handle, moves it to the far end of the track, back
+   to the near end and home again in 2 s (60 mouse moves a second, as a hand does), and lets go. Counted in the page: the slider's
    value changes (``values/s``, what the hand asked for) and the new figures painted
    (``fps``: decoded and on screen, two animation frames after they arrived); ``settle`` is the
    time from letting go to the last figure painted (the page is then quiet for 1.5 s).
@@ -41,7 +41,7 @@ import browser  # noqa: E402
 
 DEFAULT = ["02_saturation_and_initialisation", "03_optimisers_on_pathological_curvature",
            "05_dropout_ensembles"]
-DRAG_S, MOVES_PER_S, SPAN, QUIET_S = 2.0, 60, 0.7, 1.5
+DRAG_S, MOVES_PER_S, QUIET_S = 2.0, 60, 1.5
 TARGET_FPS, TARGET_KEY_MS, TARGET_SETTLE_MS = 20.0, 60.0, 150.0
 
 # Counts, in the page, the slider's readout changes and the figure's paints (see browser.JS_FRAMES).
@@ -76,14 +76,27 @@ def cpu_ms() -> dict:
 
 
 def drag(page, control, handle, figure) -> dict:
-    """Drag ``handle`` across the track for DRAG_S seconds; the frames the page painted."""
+    """Drag ``handle`` from one end of the track to the other and back in DRAG_S seconds; the
+    frames the page painted meanwhile."""
     track = control.query_selector(".noUi-target") or control
     t_box, h_box = track.bounding_box(), handle.bounding_box()
-    x0, y = h_box["x"] + h_box["width"] / 2, h_box["y"] + h_box["height"] / 2
-    # towards the farther end, across SPAN of the track
-    room_right = t_box["x"] + t_box["width"] - x0
-    direction = 1 if room_right >= x0 - t_box["x"] else -1
-    x1 = x0 + direction * SPAN * t_box["width"]
+    y = h_box["y"] + h_box["height"] / 2
+    # the handle's centre runs from the track's left end to its right end
+    left, right = t_box["x"] + 1, t_box["x"] + t_box["width"] - 1
+    x0 = h_box["x"] + h_box["width"] / 2
+    far, near = (right, left) if right - x0 >= x0 - left else (left, right)
+    # out to the far end, back to the near end, and home: every value crossed at least twice
+    legs = [(x0, far), (far, near), (near, x0)]
+    total = sum(abs(b - a) for a, b in legs)
+    path = []
+    n = int(DRAG_S * MOVES_PER_S)
+    for i in range(1, n + 1):
+        d = total * i / n
+        for a, b in legs:
+            if d <= abs(b - a) or (a, b) == legs[-1]:
+                path.append(a + (b - a) * min(1.0, d / max(abs(b - a), 1e-9)))
+                break
+            d -= abs(b - a)
     page.evaluate(JS_WATCH, [control, figure])
     n = int(DRAG_S * MOVES_PER_S)
     page.mouse.move(x0, y)
@@ -91,8 +104,8 @@ def drag(page, control, handle, figure) -> dict:
     page.mouse.down()
     t_down = page.evaluate("() => performance.now()")
     start = time.perf_counter()
-    for i in range(1, n + 1):
-        page.mouse.move(x0 + (x1 - x0) * i / n, y)
+    for i, x in enumerate(path, 1):
+        page.mouse.move(x, y)
         wait = start + i / MOVES_PER_S - time.perf_counter()
         if wait > 0:
             time.sleep(wait)
@@ -159,12 +172,13 @@ def measure(page, notebook: str) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = ["notebook", "slider", "values/s", "fps", "settle ms", "final", "key ms", "kernel ms", "kB",
+    head = ["notebook", "slider", "values/s", "fps", "shown", "settle ms", "final", "key ms", "kernel ms", "kB",
             "CPU ms/frame: browser", "server", "kernel"]
     body = []
     for r in rows:
         fps = f"{r['fps']:.1f}" if r["frames"] or r["released_frames"] == 0 else "on release"
-        body.append([r["notebook"][:2], r["slider"][:34], f"{r['values_per_s']:.0f}", fps,
+        shown = f"{min(1.0, r['frames'] / r['values']):.0%}" if r["values"] and r["frames"] else "-"
+        body.append([r["notebook"][:2], r["slider"][:34], f"{r['values_per_s']:.0f}", fps, shown,
                      f"{r['settle_ms']:.0f}", "yes" if r["final_ok"] else "NO", f"{r['key_ms']:.0f}",
                      "-" if r["kernel_ms"] is None else f"{r['kernel_ms']:.1f}",
                      "-" if r["frame_kb"] is None else f"{r['frame_kb']:.0f}",
@@ -179,11 +193,15 @@ def table(rows: list[dict]) -> str:
 def summary(rows: list[dict]) -> tuple[str, bool]:
     drags = [r for r in rows if r["frames"] > 0]
     fps = statistics.median([r["fps"] for r in drags]) if drags else float("nan")
+    # a slider with few positions cannot ask for 20 new pictures a second: it keeps up when it
+    # shows 90% of the values the hand crossed
+    keeping_up = sum(r["fps"] >= min(TARGET_FPS, 0.9 * r["values_per_s"]) for r in drags)
     key = statistics.median([r["key_ms"] for r in rows]) if rows else float("nan")
     settle = max((r["settle_ms"] for r in rows), default=float("nan"))
     final = all(r["final_ok"] for r in rows)
     ok = fps >= TARGET_FPS and key <= TARGET_KEY_MS and settle <= TARGET_SETTLE_MS and final
-    return (f"median fps during drags {fps:.1f} (target >= {TARGET_FPS:.0f}); slowest "
+    return (f"median fps during drags {fps:.1f} (target >= {TARGET_FPS:.0f}); keeping up "
+            f"(fps >= 20, or 90% of the values crossed) {keeping_up} of {len(drags)}; slowest "
             f"{min((r['fps'] for r in drags), default=float('nan')):.1f}; key-to-paint median "
             f"{key:.0f} ms (target <= {TARGET_KEY_MS:.0f}); settle max {settle:.0f} ms (target <= "
             f"{TARGET_SETTLE_MS:.0f}); final figure right: {'all' if final else 'NOT all'}"), ok

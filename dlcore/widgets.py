@@ -244,6 +244,9 @@ class Panel:
         the browser send the next values)."""
         self._relay_active = True
         merged = self.values
+        # the relayed sliders' mirrors in the kernel may lag (their ipywidgets syncs are stale
+        # during a drag): start from what was last drawn for them
+        merged.update({n: v for n, v in (self._drawn or {}).items() if n in self._relayed})
         for name, v in values.items():
             c = self._relayed.get(name)
             if c is not None and isinstance(v, (int, float)) and not isinstance(v, bool):

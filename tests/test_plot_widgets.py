@@ -750,3 +750,61 @@ def test_background_key_bad_arguments(kw, err, match):
     fig, ax = plot.figure(figsize=(3, 2))
     with pytest.raises(err, match=match):
         Panel(fig, lambda s: None, s=slider("s", 0, 1), **kw)
+
+
+def _relay_panel(monkeypatch):
+    fig, ax = plot.figure(figsize=(3, 2))
+    (line,) = ax.plot(X, np.sin(X))
+    calls = []
+
+    def update(scale, n, kind, slow):
+        calls.append((scale, n, kind))
+        line.set_ydata(scale * np.sin(n * X))
+
+    panel = Panel(fig, update, animated=[line], scale=slider("scale", 0.1, 2.0, 0.1, 1.0),
+                  n=slider("n", 1, 5, 1, 1), kind=widgets.dropdown("kind", ["a", "b"]),
+                  slow=slider("slow", 0.0, 1.0, 0.1, 0.5, continuous_update=False))
+    acks = []
+    monkeypatch.setattr(panel.view, "send_frame", lambda rects, w, h, ack=False: acks.append((len(rects), ack)))
+    return panel, calls, acks
+
+
+def test_relay_names_only_continuous_sliders(monkeypatch):
+    panel, _, _ = _relay_panel(monkeypatch)
+    names = [name for name, _ in panel.view.relay]
+    assert names == ["scale", "n"]          # not the drop-down, not the slider that retrains
+    assert all(ref == f"IPY_MODEL_{panel.controls[n].model_id}" for n, ref in panel.view.relay)
+
+
+def test_relayed_values_are_drawn_and_answered(monkeypatch):
+    panel, calls, acks = _relay_panel(monkeypatch)
+    panel.view._message(panel.view, {"type": "values", "seq": 1, "values": {"scale": 1.5, "n": 3.0}}, [])
+    assert calls[-1] == (1.5, 3, "a") and isinstance(calls[-1][1], int)   # an IntSlider's value stays int
+    assert acks == [(1, True)]               # one frame, and it acknowledges the values
+    # the same values again: nothing to draw, but still an answer (the browser waits for it)
+    panel.view._message(panel.view, {"type": "values", "seq": 2, "values": {"scale": 1.5, "n": 3}}, [])
+    assert len(calls) == 2 and acks[-1] == (0, True)
+    # names it does not know, and non-numbers, are ignored
+    panel.view._message(panel.view, {"type": "values", "seq": 3, "values": {"kind": "b", "x": 1, "n": "2"}}, [])
+    assert len(calls) == 2 and acks[-1] == (0, True)
+
+
+def test_relay_answers_even_when_update_raises(monkeypatch):
+    panel, _, acks = _relay_panel(monkeypatch)
+    panel.update = lambda **kw: 1 / 0
+    panel.view._message(panel.view, {"type": "values", "seq": 1, "values": {"scale": 0.5}}, [])
+    assert acks == [(0, True)] and "ZeroDivisionError" in panel.status.value
+
+
+def test_after_the_relay_speaks_its_sliders_syncs_draw_nothing(monkeypatch):
+    """ipywidgets still syncs a dragged slider, one message at a time and often stale: once the
+    relay has sent values, those syncs must not draw (an old value would flash back)."""
+    panel, calls, _ = _relay_panel(monkeypatch)
+    panel.controls["scale"].value = 0.3           # no relay yet: the ipywidgets way draws
+    assert calls[-1][0] == 0.3
+    panel.view._message(panel.view, {"type": "values", "seq": 1, "values": {"scale": 1.7}}, [])
+    n = len(calls)
+    panel.controls["scale"].value = 0.9           # a stale sync of a relayed slider
+    assert len(calls) == n
+    panel.controls["kind"].value = "b"            # a drop-down still draws, with the latest values
+    assert len(calls) == n + 1 and calls[-1][2] == "b"
