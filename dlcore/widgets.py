@@ -6,17 +6,20 @@
         line.set_ydata(f(x, scale))
     Panel(fig, update, scale=slider("scale", 0.1, 2.0, 0.1, 1.0), animated=[line])
 
-How it stays fast (measured on a 2-core VM; see benchmarks/run.py): the figure is rendered by
-Agg into an ``ipywidgets.Image`` that is updated in place. A full draw of a 9x3.5 in 2-panel
-figure costs ~50 ms, encoding it as PNG ~5 ms (:func:`png_bytes`; savefig's PNG ~40 ms), and the
-inline backend's ``bbox_inches='tight'`` re-display ~160 ms. With ``animated`` artists the static part of the
-figure (axes, ticks, labels) is drawn once and cached; an update then restores that background
-and redraws only those artists (~1 ms). ``update`` returns True when it changed something
-static (axis limits, tick labels), which asks for one full redraw. In a figure made of subfigures
-(:func:`dlcore.plot.figure_rows`), only the rows whose artists ``update`` touched are redrawn.
+How it stays fast (measured on a 2-core VM; see benchmarks/run.py and benchmarks/drag.py): the
+figure is rendered by Agg in the kernel and shown in the browser by :class:`dlcore.figure_view.FigureView`
+(a canvas sent only the rectangles that changed, as PNG in binary messages). A full draw of a
+9x3.5 in 2-panel figure costs ~50 ms, encoding it as PNG ~5 ms (:func:`encode_png`; savefig's PNG
+~40 ms). With ``animated`` artists the static part of the figure (axes, ticks, labels) is drawn
+once and cached; an update then restores that background and redraws only those artists (~1 ms).
+``update`` returns True when it changed something static (axis limits, tick labels), which asks for
+one full redraw. In a figure made of subfigures (:func:`dlcore.plot.figure_rows`), only the rows
+whose artists ``update`` touched are redrawn and sent. Continuous sliders' values come from the
+browser as the slider moves, two messages in flight (see figure_view), so the kernel draws the
+next frame while the last one travels.
 
-The same code runs headless under nbval (the Image widget just receives bytes), in JupyterLab,
-VS Code and Colab, with no front-end extension beyond ipywidgets itself.
+The same code runs headless under nbval (the messages go nowhere), in JupyterLab, Notebook 7,
+VS Code, Voila and Colab, with no front-end build: anywidget's prebuilt extension loads the view.
 """
 from __future__ import annotations
 
