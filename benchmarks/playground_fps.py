@@ -83,22 +83,7 @@ NOTEBOOK = {
     "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
     "nbformat": 4, "nbformat_minor": 5}
 
-# counts the figure's paints: a dlcore canvas says so ("dlcore-painted"); an <img> when its src
-# changes and the new picture is decoded
-JS_COUNT = """(figure) => {
-    window.__paints = [];
-    if (figure.tagName === 'IMG') {
-        let src = figure.src;
-        new MutationObserver(async () => {
-            if (figure.src === src) return;
-            src = figure.src;
-            try { await figure.decode(); } catch (e) {}
-            window.__paints.push(performance.now());
-        }).observe(figure, {attributes: true, attributeFilter: ['src']});
-    } else {
-        figure.addEventListener('dlcore-painted', () => window.__paints.push(performance.now()));
-    }
-}"""
+
 
 
 def browser_fps(seconds: float) -> dict:
@@ -120,7 +105,7 @@ def browser_fps(seconds: float) -> dict:
             browser.run_all(page, 120)
             buttons = {c.inner_text().strip(): (t, img) for c, t, img in browser.controls_with_figures(page, "button")}
             start, figure = buttons["start"]
-            page.evaluate(JS_COUNT, figure)
+            page.evaluate(browser.JS_COUNT_PAINTS, figure)
             start.click()
             page.wait_for_timeout(1000)                         # the first frames: start-up
             page.evaluate("() => { window.__paints = []; }")

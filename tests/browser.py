@@ -49,6 +49,24 @@ def find_chromium() -> str | None:
     return None
 
 
+def chromium_or_skip() -> str:
+    """The Chromium to test with; skips the test (with the reason) where there is none or no
+    playwright package, or fails it when $DLCORE_BROWSER_TESTS is "required" (as in CI)."""
+    import importlib.util
+
+    import pytest
+
+    path = find_chromium()
+    missing = ("no Chromium found" if path is None
+               else None if importlib.util.find_spec("playwright") else "the playwright package is missing")
+    if missing:
+        message = f"skipped: {missing} ({INSTALL_HINT})"
+        if os.environ.get(REQUIRED_ENV) == "required":
+            pytest.fail(f"{REQUIRED_ENV}=required but {message}")
+        pytest.skip(message)
+    return path
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -204,6 +222,24 @@ JS_PAINT_PROBE = """() => {
             window.__dlcoreWatches.push(() => figure.removeEventListener('dlcore-painted', on));
         }
     };
+}"""
+
+# Counts, in window.__paints, the pictures ``figure`` paints from now on, independently of
+# __dlcoreOnPaint (whose one watch the key-press helpers replace): a dlcore canvas says so ("dlcore-painted"),
+# an <img> when its src changes and the new picture is decoded
+JS_COUNT_PAINTS = """(figure) => {
+    window.__paints = [];
+    if (figure.tagName === 'IMG') {
+        let src = figure.src;
+        new MutationObserver(async () => {
+            if (figure.src === src) return;
+            src = figure.src;
+            try { await figure.decode(); } catch (e) {}
+            window.__paints.push(performance.now());
+        }).observe(figure, {attributes: true, attributeFilter: ['src']});
+    } else {
+        figure.addEventListener('dlcore-painted', () => window.__paints.push(performance.now()));
+    }
 }"""
 
 # Marks when the user acted (key down, or the drop-down's change) and when the figure's next new

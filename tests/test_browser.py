@@ -12,9 +12,7 @@ DLCORE_BROWSER_TESTS=required (as .ci/run sets it) that is a failure instead. Ru
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -37,15 +35,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def chromium_path():
-    path = browser.find_chromium()
-    missing = ("no Chromium found" if path is None
-               else None if importlib.util.find_spec("playwright") else "the playwright package is missing")
-    if missing:
-        message = f"skipped: {missing} ({browser.INSTALL_HINT})"
-        if os.environ.get(browser.REQUIRED_ENV) == "required":
-            pytest.fail(f"{browser.REQUIRED_ENV}=required but {message}")
-        pytest.skip(message)
-    return path
+    return browser.chromium_or_skip()
 
 
 @pytest.fixture(scope="module")

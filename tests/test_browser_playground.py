@@ -11,9 +11,7 @@ DLCORE_BROWSER_TESTS=required).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -28,34 +26,13 @@ BOUND_S = 3.0               # a click or key press must show in the figure withi
 
 pytestmark = pytest.mark.browser
 
-# counts the pictures the figure paints from now on: a dlcore canvas says so ("dlcore-painted"),
-# an <img> when its src changes and the new picture is decoded
-JS_COUNT = """(figure) => {
-    window.__paints = [];
-    if (figure.tagName === 'IMG') {
-        let src = figure.src;
-        new MutationObserver(async () => {
-            if (figure.src === src) return;
-            src = figure.src;
-            try { await figure.decode(); } catch (e) {}
-            window.__paints.push(performance.now());
-        }).observe(figure, {attributes: true, attributeFilter: ['src']});
-    } else {
-        figure.addEventListener('dlcore-painted', () => window.__paints.push(performance.now()));
-    }
-}"""
+JS_COUNT = browser.JS_COUNT_PAINTS
+
 
 
 @pytest.fixture(scope="module")
 def page():
-    path = browser.find_chromium()
-    missing = ("no Chromium found" if path is None
-               else None if importlib.util.find_spec("playwright") else "the playwright package is missing")
-    if missing:
-        message = f"skipped: {missing} ({browser.INSTALL_HINT})"
-        if os.environ.get(browser.REQUIRED_ENV) == "required":
-            pytest.fail(f"{browser.REQUIRED_ENV}=required but {message}")
-        pytest.skip(message)
+    path = browser.chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     with browser.jupyterlab([NOTEBOOK]) as (base, token), sync_playwright() as p:
