@@ -84,6 +84,40 @@ async function render({ model, el }) {
     if (msg.rects.length) show(msg, buffers);
   };
   model.on("msg:custom", onMessage);
+
+  // Arrow keys on a slider's handle step the slider here, before the page sees them: Notebook 7
+  // binds ArrowLeft/ArrowRight to "move to the heading above/below" and stops the key on its way
+  // down, so the slider never got it (JupyterLab lets it through). Setting the model moves the
+  // handle and its readout, and syncs the kernel, as a key press on the slider itself would.
+  const keyed = [];
+  for (const ref of model.get("sliders")) {
+    try { keyed.push(await model.widget_manager.get_model(ref.replace("IPY_MODEL_", ""))); }
+    catch (e) { keyed.push(null); }
+  }
+  const STEP = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 };
+  const onKey = e => {
+    const handle = e.target instanceof Element ? e.target.closest(".noUi-handle") : null;
+    const box = el.closest(".widget-vbox");
+    if (!handle || !box || !box.contains(handle) || !(e.key in STEP) || e.altKey || e.ctrlKey || e.metaKey) return;
+    const m = keyed[[...box.querySelectorAll(".widget-slider")].findIndex(s => s.contains(handle))];
+    if (!m) return;
+    e.stopPropagation();
+    e.preventDefault();
+    const [lo, hi, step] = [m.get("min"), m.get("max"), m.get("step")];
+    const clamp = v => Math.min(hi, Math.max(lo, v));
+    let value;
+    if (m.get("_model_name") === "FloatLogSliderModel") {
+      const base = m.get("base");
+      const exponent = clamp(Math.round((Math.log(m.get("value")) / Math.log(base) + STEP[e.key] * step) * 1e9) / 1e9);
+      value = Math.pow(base, exponent);
+    } else {
+      value = clamp(lo + Math.round((m.get("value") + STEP[e.key] * step - lo) / step) * step);
+      value = Number(value.toPrecision(12));      // no 0.30000000000000004 in the readout
+    }
+    if (value !== m.get("value")) { m.set("value", value); m.save_changes(); }
+  };
+  window.addEventListener("keydown", onKey, true);
+
   const first = model.get("png");
   if (first && first.byteLength) {
     show({ rects: [[0, 0]], width: model.get("width"), height: model.get("height") }, [first]);
@@ -95,6 +129,7 @@ async function render({ model, el }) {
   model.on("change:alt", label);
   model.send({ type: "hello" });          // the kernel answers with the whole current figure
   return () => {
+    window.removeEventListener("keydown", onKey, true);
     model.off("msg:custom", onMessage);
     sliders.forEach(([, m]) => m.off("change:value", changed));
   };
@@ -113,6 +148,8 @@ class FigureView(anywidget.AnyWidget):
     ``relay``: (name, slider) pairs whose values the browser sends straight to ``on_values(seq,
     values)`` as the slider moves, several in flight, instead of waiting for ipywidgets' one
     message at a time. The answer to each is a frame with ``ack=True`` (empty if nothing changed).
+    ``sliders``: every slider beside the figure, in the order shown; the view steps them itself on
+    arrow keys (see the ESM: Notebook 7 would take the keys).
     """
 
     _esm = _ESM
@@ -121,9 +158,11 @@ class FigureView(anywidget.AnyWidget):
     png = traitlets.Bytes(b"").tag(sync=True)
     alt = traitlets.Unicode("figure").tag(sync=True)
     relay = traitlets.List(traitlets.Tuple(traitlets.Unicode(), traitlets.Unicode())).tag(sync=True)
+    sliders = traitlets.List(traitlets.Unicode()).tag(sync=True)
 
-    def __init__(self, *, on_hello=None, on_values=None, relay=(), **kwargs):
-        super().__init__(relay=[(name, f"IPY_MODEL_{w.model_id}") for name, w in relay], **kwargs)
+    def __init__(self, *, on_hello=None, on_values=None, relay=(), sliders=(), **kwargs):
+        super().__init__(relay=[(name, f"IPY_MODEL_{w.model_id}") for name, w in relay],
+                         sliders=[f"IPY_MODEL_{w.model_id}" for w in sliders], **kwargs)
         self._on_hello, self._on_values = on_hello, on_values
         self.on_msg(self._message)
 

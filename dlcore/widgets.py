@@ -201,7 +201,8 @@ class Panel:
                          if isinstance(c, _SLIDERS) and c.continuous_update}
         self._relay_active = False
         self.view = FigureView(on_hello=self._send_whole, on_values=self._on_front_values,
-                               relay=list(self._relayed.items()))
+                               relay=list(self._relayed.items()),
+                               sliders=[c for c in self.controls.values() if isinstance(c, _SLIDERS)])
         self.status = W.HTML()
         for c in self.controls.values():
             c.observe(self._on_change, names="value")

@@ -74,9 +74,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def jupyterlab(notebooks: list[Path]):
-    """A JupyterLab server from this environment on 127.0.0.1, a free port and a fresh token,
-    serving copies of ``notebooks``; yields (base_url, token). Always shut down, kernels too."""
+def jupyterlab(notebooks: list[Path], app: str = "lab"):
+    """A JupyterLab server (``app="notebook"``: Notebook 7) from this environment on 127.0.0.1, a
+    free port and a fresh token, serving copies of ``notebooks``; yields (base_url, token). Always
+    shut down, kernels too."""
     global SERVER_ROOT
     root = SERVER_ROOT = Path(tempfile.mkdtemp(prefix="dlcore-lab-"))
     served = root / "notebooks"
@@ -91,9 +92,12 @@ def jupyterlab(notebooks: list[Path]):
     env = dict(os.environ, JUPYTER_CONFIG_PATH=str(CONFIG_PATH), JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
     env.pop("MPLBACKEND", None)  # the kernel must pick the inline backend, as for a student
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+    if app not in ("lab", "notebook"):
+        raise ValueError(f"app must be 'lab' or 'notebook'; got {app!r}")
+    expose = "LabApp" if app == "lab" else "JupyterNotebookApp"
+    cmd = [sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
-           "--LabApp.expose_app_in_browser=True",   # window.jupyterapp: run commands, read models
+           f"--{expose}.expose_app_in_browser=True",   # window.jupyterapp: run commands, read models
            *SERVER_ARGS]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -162,9 +166,11 @@ WIDGET_FAILURE_SELECTOR = ".jupyter-widgets-error-widget, .jupyter-widget-error"
 FIGURE_AS_TEXT = r"<Figure size \d+x\d+ with \d+ Axes>"
 
 
-def open_notebook(page, base: str, token: str, name: str) -> None:
-    """Open ``name`` in its own workspace (so restored tabs don't interfere) and wait for its kernel."""
-    page.goto(f"{base}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}?reset&token={token}")
+def open_notebook(page, base: str, token: str, name: str, app: str = "lab") -> None:
+    """Open ``name`` (in JupyterLab: in its own workspace, so restored tabs don't interfere) and
+    wait for its kernel."""
+    page.goto(f"{base}/lab/workspaces/{uuid.uuid4().hex}/tree/{name}?reset&token={token}" if app == "lab"
+              else f"{base}/notebooks/{name}?token={token}")
     page.wait_for_function(JS_KERNEL_IDLE, timeout=120_000)
     page.evaluate(JS_PAINT_PROBE)
 
@@ -246,7 +252,13 @@ JS_COUNT_PAINTS = """(figure) => {
 # picture was painted.
 JS_ARM = """([target, figure, event]) => {
     window.__dlcore = {key: null, painted: null};
-    target.addEventListener(event, () => { window.__dlcore.key = performance.now(); }, {once: true, capture: true});
+    // on the window, first of all: dlcore's figure view handles arrow keys there itself
+    const mark = e => {
+        if (!target.contains(e.target)) return;
+        window.__dlcore.key = performance.now();
+        window.removeEventListener(event, mark, true);
+    };
+    window.addEventListener(event, mark, true);
     // a frame already on its way when the user acted is not the answer: count paints after it
     window.__dlcoreOnPaint(figure, t => {
         const d = window.__dlcore;

@@ -808,3 +808,12 @@ def test_after_the_relay_speaks_its_sliders_syncs_draw_nothing(monkeypatch):
     assert len(calls) == n
     panel.controls["kind"].value = "b"            # a drop-down still draws, with the latest values
     assert len(calls) == n + 1 and calls[-1][2] == "b"
+
+
+def test_view_knows_every_slider_for_arrow_keys(monkeypatch):
+    """The view steps sliders on arrow keys itself (Notebook 7 takes them otherwise): it needs every
+    slider, retraining ones too, in the order shown, and nothing else."""
+    panel, _, _ = _relay_panel(monkeypatch)
+    c = panel.controls
+    assert panel.view.sliders == [f"IPY_MODEL_{c[n].model_id}" for n in ("scale", "n", "slow")]
+    assert "ArrowRight" in panel.view._esm and 'addEventListener("keydown", onKey, true)' in panel.view._esm
