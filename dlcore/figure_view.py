@@ -46,17 +46,23 @@ async function render({ model, el }) {
     scheduled = false;
     for (const f of pending.splice(0)) {     // in arrival order: later rectangles cover earlier ones
       resize(f.width, f.height);
-      f.rects.forEach(([x, y], i) => { ctx.drawImage(f.bitmaps[i], x, y); f.bitmaps[i].close(); });
+      // each rectangle: w x h pixels at (sx, sy) of the frame's one image, to (x, y) of the figure,
+      // replacing what was there (cleared first: a transparent pixel must not show the old one)
+      for (const [x, y, sx, sy, w, h] of f.rects) {
+        ctx.clearRect(x, y, w, h);
+        ctx.drawImage(f.bitmap, sx, sy, w, h, x, y, w, h);
+      }
+      f.bitmap.close();
     }
     // what was drawn now is on screen when the next animation frame starts
     requestAnimationFrame(() => canvas.dispatchEvent(
       new CustomEvent("dlcore-painted", { detail: { time: performance.now() } })));
   }
-  function show(frame, buffers) {
-    // decode off the main thread, all rectangles of a frame at once; draw frames in order
-    const bitmaps = Promise.all(buffers.map(b => createImageBitmap(new Blob([b], { type: "image/png" }))));
-    decoding = decoding.then(() => bitmaps).then(bs => {
-      pending.push({ ...frame, bitmaps: bs });
+  function show(frame, buffer) {
+    // decode off the main thread (one PNG holds all the rectangles of a frame); draw frames in order
+    const bitmap = createImageBitmap(new Blob([buffer], { type: "image/png" }));
+    decoding = decoding.then(() => bitmap).then(b => {
+      pending.push({ ...frame, bitmap: b });
       if (!scheduled) { scheduled = true; requestAnimationFrame(paint); }
     }, () => {});
   }
@@ -81,7 +87,7 @@ async function render({ model, el }) {
   const onMessage = (msg, buffers) => {
     if (msg.type !== "frame") return;
     if (msg.ack) { inFlight = Math.max(0, inFlight - 1); pump(); }
-    if (msg.rects.length) show(msg, buffers);
+    if (msg.rects.length && buffers.length) show(msg, buffers[0]);
   };
   model.on("msg:custom", onMessage);
 
@@ -120,7 +126,8 @@ async function render({ model, el }) {
 
   const first = model.get("png");
   if (first && first.byteLength) {
-    show({ rects: [[0, 0]], width: model.get("width"), height: model.get("height") }, [first]);
+    const [w, h] = [model.get("width"), model.get("height")];
+    show({ rects: [[0, 0, 0, 0, w, h]], width: w, height: h }, first);
   } else {
     resize(model.get("width"), model.get("height"));
   }
@@ -173,12 +180,13 @@ class FigureView(anywidget.AnyWidget):
         elif kind == "values" and self._on_values and isinstance(content.get("values"), dict):
             self._on_values(content.get("seq"), content["values"])
 
-    def send_frame(self, rects, width: int, height: int, *, ack: bool = False) -> None:
-        """Draw each (png, x, y) of ``rects`` with its top-left corner at pixel (x, y) of a
-        width x height figure, in one animation frame."""
-        self.send({"type": "frame", "rects": [[int(x), int(y)] for _, x, y in rects],
+    def send_frame(self, png: bytes | None, rects, width: int, height: int, *, ack: bool = False) -> None:
+        """Draw pieces of ``png`` into the width x height figure, in one animation frame: each of
+        ``rects`` is (x, y, sx, sy, w, h), the w x h pixels at (sx, sy) of the PNG drawn with their
+        top-left corner at pixel (x, y) of the figure. ``png`` None (and no rects): only an ack."""
+        self.send({"type": "frame", "rects": [[int(v) for v in r] for r in rects],
                    "width": int(width), "height": int(height), "ack": bool(ack)},
-                  [png for png, _, _ in rects])
+                  [png] if png is not None and rects else [])
 
 
 __all__ = ["FigureView"]

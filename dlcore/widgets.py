@@ -195,6 +195,7 @@ class Panel:
         self._background = None
         self._holding = False
         self._sent = 0   # bytes sent for the last frame
+        self._shown = None  # (h, w, 4) copy of the pixels the browser shows (see _send)
         # continuous sliders: the browser sends their values straight to _on_front_values as they
         # move (see dlcore.figure_view); once it has, their ipywidgets syncs draw nothing
         self._relayed = {name: c for name, c in self.controls.items()
@@ -347,19 +348,42 @@ class Panel:
         return png_bytes(self.fig)
 
     def _send(self, rects, *, ack: bool = False) -> None:
-        """Send the browser the rectangles (x, y, width, height) of the buffer that changed, in
-        one message (``ack``: the answer to a relayed value)."""
+        """Send the browser the pixels that changed inside ``rects`` (x, y, width, height: the
+        regions just redrawn), in one message (``ack``: the answer to a relayed value).
+
+        The kernel keeps a copy of what the browser shows (``_shown``) and sends only the bands
+        of :func:`changed_rects` that differ from it: a moved curve or a new title is a few
+        percent of a figure, so the PNG to encode here and to decode there is that much smaller.
+        The bands travel packed into one image (:func:`pack_rects`): the browser decodes one PNG
+        per frame, which costs far less than one per band.
+        """
         buffer = np.asarray(self.fig.canvas.buffer_rgba())
         height, width = buffer.shape[:2]
         if (self.view.width, self.view.height) != (width, height):
             self.view.width, self.view.height = width, height
-        frames = [(encode_png(buffer[y:y + h, x:x + w]), x, y) for x, y, w, h in rects if w > 0 and h > 0]
-        if frames or ack:
-            self.view.send_frame(frames, width, height, ack=ack)
-        self._sent = sum(len(png) for png, _, _ in frames)
+        if self._shown is None or self._shown.shape != buffer.shape:
+            # what the browser shows is unknown (a new view, a first frame): send all of it
+            self._shown = np.empty_like(buffer)
+            boxes = [(0, 0, width, height)]
+        else:
+            boxes = [r for box in rects if box[2] > 0 and box[3] > 0 for r in changed_rects(buffer, self._shown, box)]
+        if boxes:
+            atlas, places = pack_rects(buffer, boxes)
+            for x, y, w, h in boxes:
+                self._shown[y:y + h, x:x + w] = buffer[y:y + h, x:x + w]
+            png = encode_png(atlas)
+            self.view.send_frame(png, [(x, y, sx, sy, w, h) for (x, y, w, h), (sx, sy) in zip(boxes, places)],
+                                 width, height, ack=ack)
+            self._sent = len(png)
+        else:
+            if ack:
+                self.view.send_frame(None, [], width, height, ack=True)
+            self._sent = 0
         self._acked = self._acked or ack
 
     def _send_whole(self) -> None:
+        """A new view (or one that lost track): the whole figure, whatever it showed before."""
+        self._shown = None
         self._send([(0, 0) + self.fig.canvas.get_width_height()])
 
     def benchmark(self, n_values: int = 9) -> list[dict]:
@@ -379,6 +403,79 @@ class Panel:
             rows.append({"control": c.description or name, "median_ms": float(np.median(times)),
                          "p95_ms": float(np.percentile(times, 95)), "n": len(times)})
         return rows
+
+
+BAND = 32   # rows per band of changed_rects: small enough to skip what a curve left alone
+GAP = 64    # columns: two changed spans of a band closer than this are sent as one
+
+
+def changed_rects(new: np.ndarray, old: np.ndarray, box=None) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x, y, width, height) that cover every pixel where ``new`` differs from ``old``.
+
+    new, old: (h, w, 4) uint8 RGBA buffers of one figure; box: the (x, y, width, height) region
+    to compare (default: all of it). The region is cut into bands of BAND rows; in each band
+    the changed columns are grouped into spans (gaps under GAP are bridged), and a span that
+    continues one of the band above with the same columns extends it. A curve that moved covers
+    a few percent of a figure, so this sends ~10x fewer pixels than the region (measured on
+    notebooks 02, 03 and 05: 2-20% of 32-pixel tiles change between slider steps).
+    """
+    if new.shape != old.shape or new.ndim != 3 or new.shape[2] != 4 or new.dtype != np.uint8:
+        raise ValueError(f"new and old must be (h, w, 4) uint8 arrays of one shape; got {new.shape} "
+                         f"{new.dtype} and {old.shape} {old.dtype}")
+    height, width = new.shape[:2]
+    x0, y0, w, h = (0, 0, width, height) if box is None else (int(v) for v in box)
+    x1, y1 = min(width, x0 + w), min(height, y0 + h)
+    x0, y0 = max(0, x0), max(0, y0)
+    if x1 <= x0 or y1 <= y0:
+        return []
+    # one 32-bit word per pixel: one comparison instead of four
+    diff = new[y0:y1, x0:x1].view(np.uint32)[..., 0] != old[y0:y1, x0:x1].view(np.uint32)[..., 0]
+    starts = np.arange(0, y1 - y0, BAND)
+    bands = np.logical_or.reduceat(diff, starts, axis=0)      # (n_bands, columns): changed anywhere in the band
+    rects, above = [], {}
+    for b in np.flatnonzero(bands.any(axis=1)):
+        cols = np.flatnonzero(bands[b])
+        breaks = np.flatnonzero(np.diff(cols) > GAP)
+        top, bottom = y0 + int(starts[b]), y0 + min(int(starts[b]) + BAND, y1 - y0)
+        spans = {}
+        for first, last in zip(np.r_[0, breaks + 1], np.r_[breaks, len(cols) - 1]):
+            left, right = x0 + int(cols[first]), x0 + int(cols[last]) + 1
+            k = above.get((left, right))
+            if k is not None and rects[k][1] + rects[k][3] == top:      # same columns, just below: grow it
+                rects[k] = (left, rects[k][1], right - left, bottom - rects[k][1])
+            else:
+                k = len(rects)
+                rects.append((left, top, right - left, bottom - top))
+            spans[(left, right)] = k
+        above = spans
+    return rects
+
+
+def pack_rects(buffer: np.ndarray, rects) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Copy the rectangles (x, y, width, height) of ``buffer`` into one image ("atlas"); return
+    it and where each one sits in it, (x, y) of its top-left corner.
+
+    Shelves: the tallest rectangles first, left to right, a new shelf when the row is full; the
+    atlas is as wide as the widest rectangle or the square root of their total area, whichever is
+    larger, so it stays near square and is little more than their area. Unused pixels are
+    transparent (they compress to almost nothing). One rectangle is sent as it is.
+    """
+    rects = [tuple(int(v) for v in r) for r in rects]
+    if len(rects) == 1:
+        x, y, w, h = rects[0]
+        return buffer[y:y + h, x:x + w], [(0, 0)]
+    width = max(max(w for _, _, w, _ in rects), math.ceil(math.sqrt(sum(w * h for _, _, w, h in rects))))
+    places, shelf_x, shelf_y, shelf_h = [None] * len(rects), 0, 0, 0
+    for i in sorted(range(len(rects)), key=lambda i: -rects[i][3]):
+        w, h = rects[i][2:]
+        if shelf_x + w > width:                      # the row is full: start a shelf below it
+            shelf_x, shelf_y, shelf_h = 0, shelf_y + shelf_h, 0
+        places[i] = (shelf_x, shelf_y)
+        shelf_x, shelf_h = shelf_x + w, max(shelf_h, h)
+    atlas = np.zeros((shelf_y + shelf_h, width, buffer.shape[2]), dtype=buffer.dtype)
+    for (x, y, w, h), (sx, sy) in zip(rects, places):
+        atlas[sy:sy + h, sx:sx + w] = buffer[y:y + h, x:x + w]
+    return atlas, places
 
 
 _SLIDERS = (W.FloatSlider, W.IntSlider, W.FloatLogSlider)
@@ -436,5 +533,5 @@ def benchmark_all(n_values: int = 9) -> list[dict]:
     return rows
 
 
-__all__ = ["Panel", "slider", "dropdown", "button", "Clicks", "png_bytes", "encode_png", "benchmark_all",
-           "frame_log"]
+__all__ = ["Panel", "slider", "dropdown", "button", "Clicks", "png_bytes", "encode_png", "changed_rects", "pack_rects",
+           "benchmark_all", "frame_log"]
