@@ -8,15 +8,17 @@
 
 How it stays fast (measured on a 2-core VM; see benchmarks/run.py and benchmarks/drag.py): the
 figure is rendered by Agg in the kernel and shown in the browser by :class:`dlcore.figure_view.FigureView`
-(a canvas sent only the rectangles that changed, as PNG in binary messages). A full draw of a
-9x3.5 in 2-panel figure costs ~50 ms, encoding it as PNG ~5 ms (:func:`encode_png`; savefig's PNG
-~40 ms). With ``animated`` artists the static part of the figure (axes, ticks, labels) is drawn
-once and cached; an update then restores that background and redraws only those artists (~1 ms).
-``update`` returns True when it changed something static (axis limits, tick labels), which asks for
-one full redraw. In a figure made of subfigures (:func:`dlcore.plot.figure_rows`), only the rows
-whose artists ``update`` touched are redrawn and sent. Continuous sliders' values come from the
-browser as the slider moves, two messages in flight (see figure_view), so the kernel draws the
-next frame while the last one travels.
+(a canvas, sent only the pixels that changed). A full draw of a 9x3.5 in 2-panel figure costs
+~50 ms, encoding it as PNG ~5 ms (:func:`encode_png`; savefig's PNG ~40 ms). With ``animated``
+artists the static part of the figure (axes, ticks, labels) is drawn once and cached; an update
+then restores that background and redraws only those artists (~1 ms). ``update`` returns True when
+it changed something static (axis limits, tick labels), which asks for one full redraw. In a figure
+made of subfigures (:func:`dlcore.plot.figure_rows`), only the rows whose artists ``update`` touched
+are redrawn. Then only what differs from the picture the browser has is sent: bands of 32 rows,
+the changed columns of each (:func:`changed_rects`, typically 2-15% of a figure), packed into one
+PNG per frame (:func:`pack_rects`). Continuous sliders' values come from the browser as the slider
+moves, two messages in flight (see figure_view), so the kernel draws the next frame while the last
+one travels.
 
 The same code runs headless under nbval (the messages go nowhere), in JupyterLab, Notebook 7,
 VS Code, Voila and Colab, with no front-end build: anywidget's prebuilt extension loads the view.
