@@ -125,7 +125,8 @@ def export_problems(nb, injected: int | None = None) -> list[str]:
       and no widget's text repr ("VBox(children=...)") is printed instead;
     - the HTML export shows every image the outputs hold;
     - the first figure comes after <= 40 visible code lines (tests/notebook_style.py);
-    - a self-check run before the student's predictions says only "set ... above".
+    - a self-check run before the student's predictions says only "set ... above";
+    - no progress bar is left open (:func:`leftover_bars`).
 
     injected: the index of the cell tests/seed_sweep.py added, so that cells are named by their
     index in the file on disk.
@@ -159,11 +160,45 @@ def export_problems(nb, injected: int | None = None) -> list[str]:
     shown = html.count("data:image/png;base64,")
     if shown < images:
         found.append(f"the HTML export shows {shown} of the {images} images in the outputs")
+    found += [f"a progress bar was left open: {bar}" for bar in leftover_bars(nb)]
     before = measure(nb)["before_figure"]
     if before is None:
         found.append("no figure at all")
     elif before > TARGETS["before_figure"]:
         found.append(f"{before} visible code lines before the first figure (target <= {TARGETS['before_figure']})")
+    return found
+
+
+BAR_TEXT = re.compile(r"\d+%\|[^\n]*\|\s*\d+/\d+|\b(?:Int|Float)Progress\(")
+BAR_MODELS = {"IntProgressModel", "FloatProgressModel"}
+
+
+def leftover_bars(nb) -> list[str]:
+    """Every progress bar the executed notebook ``nb`` still shows; empty when none is left.
+
+    A bar left open shows in a saved (or exported) notebook as tqdm's text ("training:   1%|| 2/300"),
+    as a widget's text repr ("HBox(children=(IntProgress(value=2, max=300) ...") or as a widget
+    view of an IntProgress / FloatProgress model (tests/test_progress.py checks each kind).
+    """
+    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+
+    def is_bar(model_id, seen=()):
+        m = models.get(model_id, {})
+        if m.get("model_name") in BAR_MODELS:
+            return True
+        kids = m.get("state", {}).get("children", [])
+        return any(is_bar(k.removeprefix("IPY_MODEL_"), seen + (model_id,)) for k in kids
+                   if isinstance(k, str) and k.removeprefix("IPY_MODEL_") not in seen)
+
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = out.get("text", "") + str(data.get("text/plain", ""))
+            view = data.get("application/vnd.jupyter.widget-view+json", {})
+            if BAR_TEXT.search(text) or (view and is_bar(view.get("model_id"))):
+                found.append(f"cell {i} (id {cell.get('id', '?')}): {text.strip()[:80]!r}")
     return found
 
 

@@ -60,44 +60,15 @@ def test_bad_arguments(kw, match):
 
 
 # ------------------------------------------------------------------ no bar is ever left behind
-# A bar left open shows in a saved (or exported) notebook as tqdm's text ("training:   1%|| 2/300"),
-# as a widget's text repr ("HBox(children=(IntProgress(value=2, max=300) ...") or as a widget view
-# of an IntProgress / FloatProgress model.
+# tests/seed_sweep.py's export check runs leftover_bars on every notebook it executes, at every SEED.
 
 import ast
 import re
 from pathlib import Path
 
+from seed_sweep import leftover_bars
+
 ROOT = Path(__file__).resolve().parents[1]
-BAR_TEXT = re.compile(r"\d+%\|[^\n]*\|\s*\d+/\d+|\b(?:Int|Float)Progress\(")
-BAR_MODELS = {"IntProgressModel", "FloatProgressModel"}
-
-
-def leftover_bars(nb) -> list[str]:
-    """Every progress bar the executed notebook ``nb`` still shows; empty when none is left.
-
-    (tests/seed_sweep.py's export check could call this on each notebook it executes.)
-    """
-    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    models = state.get("state", {})
-
-    def is_bar(model_id, seen=()):
-        m = models.get(model_id, {})
-        if m.get("model_name") in BAR_MODELS:
-            return True
-        kids = m.get("state", {}).get("children", [])
-        return any(is_bar(k.removeprefix("IPY_MODEL_"), seen + (model_id,)) for k in kids
-                   if isinstance(k, str) and k.removeprefix("IPY_MODEL_") not in seen)
-
-    found = []
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            text = out.get("text", "") + str(data.get("text/plain", ""))
-            view = data.get("application/vnd.jupyter.widget-view+json", {})
-            if BAR_TEXT.search(text) or (view and is_bar(view.get("model_id"))):
-                found.append(f"cell {i} (id {cell.get('id', '?')}): {text.strip()[:80]!r}")
-    return found
 
 
 def test_leftover_bars_finds_each_kind():
