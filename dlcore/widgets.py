@@ -198,6 +198,7 @@ class Panel:
         self._holding = False
         self._sent = 0   # bytes sent for the last frame
         self._shown = None  # (h, w, 4) copy of the pixels the browser shows (see _send)
+        self._prefix = None  # (k, snapshot of the background + animated[:k]) (see refresh)
         # continuous sliders: the browser sends their values straight to _on_front_values as they
         # move (see dlcore.figure_view); once it has, their ipywidgets syncs draw nothing
         self._relayed = {name: c for name, c in self.controls.items()
@@ -297,13 +298,17 @@ class Panel:
         full: draw everything and cache the static background. Otherwise restore the background
         only where an animated artist changed (its subfigure, or the whole figure) and redraw the
         animated artists there: a row of a :func:`dlcore.plot.figure_rows` figure whose artists
-        ``update`` left alone costs nothing.
+        ``update`` left alone costs nothing. In a whole-figure redraw, the animated artists listed
+        before the first one that changed are not redrawn either: a snapshot of the background with
+        them drawn is kept and restored (so list what changes least first, e.g. an image that only
+        one slider moves, and have ``update`` leave it alone when its data did not change).
         """
         canvas = self.fig.canvas
         whole = (0, 0) + canvas.get_width_height()    # x, y (top-left), width, height in pixels
         rects = [whole]
         key = self.background_key() if self.background_key is not None else None
         cached = full and key is not None and key in self._backgrounds
+        prefix, self._prefix = self._prefix, None      # kept below only while it stays right
         if cached:
             # a static picture drawn before: restore all of it, then every animated artist
             self._background = self._backgrounds[key]
@@ -323,10 +328,23 @@ class Panel:
         else:
             changed = {id(r): r for r in (_region(a) for a in self.animated if a.stale)}
             if not changed:
+                self._prefix = prefix
                 return  # update changed nothing: the image is already right
-            if any(r is self.fig for r in changed.values()):
-                canvas.restore_region(self._background)
-                redraw = self.animated
+            if any(r is self.fig for r in changed.values()) or \
+                    len(changed) == len({id(_region(a)) for a in self.animated}):   # every region changed
+                # The artists listed before the first one that changed look as they did: start from
+                # the snapshot of background + those (an image under moving curves is not redrawn),
+                # taken the first time they were drawn.
+                first = next(i for i, a in enumerate(self.animated) if a.stale)
+                if prefix is not None and 0 < prefix[0] <= first:
+                    canvas.restore_region(prefix[1])
+                    self._prefix, redraw = prefix, self.animated[prefix[0]:]
+                else:
+                    canvas.restore_region(self._background)
+                    redraw = self.animated
+                    if first > 0:
+                        self._draw_artists(self.animated[:first])
+                        self._prefix, redraw = (first, canvas.copy_from_bbox(self.fig.bbox)), self.animated[first:]
             else:
                 height = self.fig.bbox.height
                 rects = []
@@ -338,12 +356,15 @@ class Panel:
                     canvas.restore_region(self._background, xy=(0, 0), bbox=box)
                     rects.append((box[0], box[1], box[2] - box[0], box[3] - box[1]))
                 redraw = [a for a in self.animated if id(_region(a)) in changed]
-        renderer = canvas.get_renderer()
-        for a in redraw:
+        self._draw_artists(redraw)
+        self._send(rects, ack=ack)
+
+    def _draw_artists(self, artists) -> None:
+        renderer = self.fig.canvas.get_renderer()
+        for a in artists:
             if a.get_visible():
                 a.draw(renderer)
             a.stale = False
-        self._send(rects, ack=ack)
 
     def png(self) -> bytes:
         """The whole figure as it is now, as a PNG."""

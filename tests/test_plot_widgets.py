@@ -662,6 +662,42 @@ def test_frames_follow_a_drag(monkeypatch):
         frames.clear()
 
 
+def _image_under_a_curve_panel():
+    """An image that only ``level`` changes, a curve that ``phase`` moves over it."""
+    fig, ax = plot.figure(figsize=(4, 3))
+    image = ax.imshow(np.zeros((20, 20)), vmin=0, vmax=5, extent=(0, 10, -2, 2), aspect="auto")
+    (line,) = ax.plot(X, np.sin(X), color="white")
+    shown = {"level": None}
+    draws = []
+    image.draw = lambda renderer, _draw=image.draw: draws.append(1) or _draw(renderer)
+
+    def update(level, phase):
+        if level != shown["level"]:
+            image.set_data(np.full((20, 20), float(level)) + np.arange(20) / 10)
+            shown["level"] = level
+        line.set_ydata(np.sin(X + phase))
+
+    panel = Panel(fig, update, animated=[image, line], level=slider("level", 0, 4, 1, 1),
+                  phase=slider("phase", 0.0, 3.0, 0.5, 0.0))
+    return panel, draws
+
+
+def test_artists_before_the_first_change_are_not_redrawn():
+    panel, draws = _image_under_a_curve_panel()
+    panel.set(phase=0.5)                 # the image is drawn once more, and kept with the background
+    n = len(draws)
+    for phase in (1.0, 1.5, 2.0):
+        panel.set(phase=phase)
+    assert len(draws) == n               # only the curve moved: the image was not drawn again
+    for change in ({"phase": 2.5}, {"level": 3}, {"phase": 0.5}, {"level": 3, "phase": 1.0}):
+        panel.set(**change)
+        partial = _pixels(panel)
+        panel.refresh(full=True)         # everything from scratch
+        assert np.array_equal(partial, _pixels(panel)), change
+    panel.set(level=0)
+    assert len(draws) > n                # a new level redraws the image
+
+
 def test_a_new_view_is_sent_the_whole_figure(monkeypatch):
     panel = _two_row_panel()
     panel.set(a=4)

@@ -199,16 +199,19 @@ def mc_panel(compute, rates, eval_probs, eval_bounds, plane: Plane, *, show: int
         mean_bound = contour(shown["mean"], axis, 0.5)
         mean_line.set_segments(mean_bound)
         mean_dashed.set_segments(mean_bound)
-        eval_img.set_data(eval_images[j])
-        eval_line.set_segments(eval_bounds[j])
+        if j != view.get("j"):            # the eval-mode network changes with p only: else left alone
+            eval_img.set_data(eval_images[j])
+            eval_line.set_segments(eval_bounds[j])
         spread_img.set_data(smooth(shown["spread"], n))
         titles[0].set_text(f"p = {rates[j]}, k = {k}: the mean of {k} sub-network{'s' * (k > 1)} "
                            f"and the eval-mode network agree on {shown['agree']:.1%} of the plane")
-        view.update(shown, p=rates[j], k=k)
+        view.update(shown, p=rates[j], k=k, j=j)
 
     panel = widgets.Panel(
         fig, update,
-        animated=[mean_img, eval_img, spread_img, sub_lines, mean_line, eval_line, mean_dashed, *dots_a,
+        # the eval-mode image and boundary first: moving k leaves them alone, and the Panel then
+        # keeps them with the background instead of drawing them again
+        animated=[eval_img, eval_line, mean_img, spread_img, sub_lines, mean_line, mean_dashed, *dots_a,
                   *dots_b, *dots_c, titles[0]],
         p=widgets.slider("dropout p", min(rates[1:]), max(rates[1:]), rates[2] - rates[1], start[0]),
         k=widgets.slider("sub-networks k", 1, show, 1, start[1]),
