@@ -111,15 +111,19 @@ class Figure10:
         ax.axis("off")
         self.verdicts = [ax.text(0.0, 0.97 - 0.13 * i, " ", va="top", ha="left", wrap=False,
                                  transform=ax.transAxes, fontsize="small") for i in range(7)]
-        self.key = None              # what the static part shows: (extent, layers, activation, xmax, diagnosis)
+        self.act_title = self.ax_act.set_title(" ")      # animated: the activation's name (below)
+        self.key = None              # what the static part shows: (extent, layers, xmax)
+        self._diagnosis = ()         # the diagnosis the verdicts show (none yet)
         self._data = None            # the training set the dots show
 
     @property
     def animated(self) -> list:
-        # the verdicts are static: they change with a click on diagnose, and draw() then asks for one
-        # full redraw (as when limits or ticks change: a new data set, depth or activation)
+        # The verdicts and the activation's title are animated, so a click on diagnose or a new
+        # activation is not a full redraw (~130 ms): the verdicts sit alone in the side subfigure, which
+        # is redrawn only when they change (not at each training frame). Limits and ticks (a new
+        # data set, depth, a longer run) are static and still ask for one full redraw.
         return [self.image, *self.dots, self.train_line, self.test_line, *self.act_bars, *self.ratio_bars,
-                self.grad_dots, self.knob_line, self.status]
+                self.grad_dots, self.act_title, self.knob_line, self.status, *self.verdicts]
 
     def draw(self, pg: Playground, *, state: str = "", diagnosis=None) -> bool:
         """Put ``pg``'s current state on the artists; True when the static part must be redrawn."""
@@ -162,12 +166,18 @@ class Figure10:
             state = f"diverged at step {pg.diverged_at}: press reset"
         self.status.set_text(f"step {pg.step:,} · training loss {_loss(tl)} · test loss {_loss(vl)} · "
                              f"test accuracy {acc:.0%} · η_t {pg.rate:.2g}{' · ' + state if state else ''}")
-        knob_line = "\n" + describe(pg)
-        self.knob_line.set_text(knob_line)
-        key = (extent, n_layers, act, xmax, id(diagnosis))
-        changed = key != self.key
-        if changed:
+        # one line, centred in its subfigure: every pixel of it inside the subfigure, which is
+        # redrawn on its own (a second line's glyphs reached into the plots below, and were erased
+        # there by a frame that redrew only the plots)
+        self.knob_line.set_text(describe(pg))
+        if diagnosis is not self._diagnosis:
             self._verdicts(pg, diagnosis)
+            self._diagnosis = diagnosis
+        title = {"saturated": f"saturated ({act})", "dead": "dead (ReLU)"}.get(which, f"({act}: none)")
+        if self.act_title.get_text() != title:
+            self.act_title.set_text(title)
+        key = (extent, n_layers, xmax)
+        changed = key != self.key
         if changed:
             self.key = key
             self.ax_surf.set_xlim(extent[0], extent[1])
@@ -177,9 +187,6 @@ class Figure10:
                 ax.set_xlim(0.4, n + 0.6)
                 ax.set_xticks(range(1, n + 1))
             self.ax_grad.set_xticklabels([str(i) for i in range(1, n_hidden + 1)] + ["out"])
-            title = {"saturated": f"saturated ({act})", "dead": "dead (ReLU)"}.get(which,
-                                                                                           f"({act}: none)")
-            self.ax_act.set_title(title)
         return changed
 
     def _verdicts(self, pg, diagnosis) -> None:
