@@ -197,7 +197,7 @@ def test_live_buttons_and_knobs_change_the_figure():
 
 
 def test_live_redraws_only_what_changed_and_the_same_pixels():
-    """Diagnose and a new activation redraw only their parts (no full redraw: they were ~130 ms),
+    """Diagnose, a new activation or depth redraw only their parts (no full redraw: ~130 ms),
     and every partial redraw leaves the pixels a full redraw gives (an artist whose glyphs reached
     into a neighbouring subfigure was once erased there)."""
     import io
@@ -211,7 +211,8 @@ def test_live_redraws_only_what_changed_and_the_same_pixels():
     panel.refresh = lambda full=False, **kw: fulls.append(bool(full)) or panel_refresh(full, **kw)
     pixels = lambda: np.asarray(Image.open(io.BytesIO(panel.png()))).copy()   # noqa: E731
     for change in ({"step": 1}, {"diagnose": 1}, {"activation": "relu"}, {"activation": "sigmoid"},
-                   {"step": 2}, {"diagnose": 2}, {"lr": 0.1}, {"width": 7}):
+                   {"step": 2}, {"diagnose": 2}, {"lr": 0.1}, {"depth": 3}, {"step": 3}, {"depth": 1},
+                   {"width": 7}):
         fulls.clear()
         panel.set(**change)
         if "width" not in change:              # a new width is a new network: its first frame may be full
