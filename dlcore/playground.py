@@ -318,15 +318,35 @@ class Playground:
         recent = np.array(self.ratios[-20:], dtype=float).reshape(-1, len(self.model.linears))
         return float(np.median(recent[:, -1])) if len(recent) else math.nan
 
-    @torch.no_grad()
-    def surface(self, n: int = 60, margin: float = 0.5):
-        """P(class 1) on an n x n grid over the data (standardised coordinates), and its extent
-        (x0, x1, y0, y1): for the decision-surface image. Eval mode."""
-        n = _checks.integer("n", n, low=2)
+    def data_window(self, margin: float = 0.5) -> tuple[float, float, float, float]:
+        """(x0, x1, y0, y1): the range of all the points (training and test), grown by ``margin``
+        on each side and rounded to halves (so it moves only when the data move a lot)."""
+        margin = _checks.number("margin", margin, low=0.0)
         X = torch.cat([self.train[0], self.test[0]])
-        lo = (X.min(0).values - margin).tolist()
-        hi = (X.max(0).values + margin).tolist()
-        lo, hi = [round(v * 2) / 2 for v in lo], [round(v * 2) / 2 for v in hi]   # stable extents
+        lo = [round(v * 2) / 2 for v in (X.min(0).values - margin).tolist()]
+        hi = [round(v * 2) / 2 for v in (X.max(0).values + margin).tolist()]
+        return lo[0], hi[0], lo[1], hi[1]
+
+    @torch.no_grad()
+    def surface(self, n: int = 60, margin: float = 0.5, window=None):
+        """P(class 1) on an n x n grid over the data (standardised coordinates), and its extent
+        (x0, x1, y0, y1): for the decision-surface image. Eval mode.
+
+        window: (x0, x1, y0, y1) to use instead of the data's range (grown by ``margin``, rounded
+        to halves); e.g. a figure that keeps one window while the data move a little.
+        """
+        n = _checks.integer("n", n, low=2)
+        if window is None:
+            x0, x1, y0, y1 = self.data_window(margin)
+            lo, hi = [x0, y0], [x1, y1]
+        else:
+            try:
+                x0, x1, y0, y1 = (float(v) for v in window)
+            except (TypeError, ValueError):
+                raise ValueError(f"window must be 4 numbers (x0, x1, y0, y1); got {window!r}") from None
+            if not all(math.isfinite(v) for v in (x0, x1, y0, y1)) or not (x0 < x1 and y0 < y1):
+                raise ValueError(f"window must be finite with x0 < x1 and y0 < y1; got {window!r}")
+            lo, hi = [x0, y0], [x1, y1]
         xs = torch.linspace(lo[0], hi[0], n, device=self.device)
         ys = torch.linspace(lo[1], hi[1], n, device=self.device)
         gx, gy = torch.meshgrid(xs, ys, indexing="xy")

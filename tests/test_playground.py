@@ -162,6 +162,31 @@ def test_surface():
     assert x0 <= X[:, 0].min() and X[:, 0].max() <= x1
 
 
+def test_surface_window():
+    pg = Playground(0)
+    p, extent = pg.surface(10)
+    assert extent == pg.data_window()
+    p2, extent2 = pg.surface(10, window=(-3, 3, -2, 2.5))
+    assert extent2 == (-3.0, 3.0, -2.0, 2.5) and p2.shape == (10, 10) and np.isfinite(p2).all()
+    for bad in [(0, 1, 2), (1, 0, 0, 1), (0, 1, 0, float("nan")), "abcd", None and 1]:
+        if bad is None:
+            continue
+        with pytest.raises(ValueError, match="window"):
+            pg.surface(10, window=bad)
+    with pytest.raises(ValueError, match="margin"):
+        pg.data_window(-1)
+
+
+def test_noise_keeps_the_window_unless_the_data_outgrow_it():
+    play = fp.live(Playground(0))
+    fulls = []
+    refresh = play.panel.refresh
+    play.panel.refresh = lambda full=False, **kw: fulls.append(bool(full)) or refresh(full, **kw)
+    for noise in (0.05, 0.0, 0.1, 0.02):
+        play.panel.set(noise=noise)
+    assert fulls.count(True) <= 1          # a window that only grows: at most once here
+
+
 def test_diagnose_names_and_verdicts():
     healthy = Playground(0).run(300).diagnose()
     assert [r.name for r in healthy] == ["initial loss", "symmetry", "units", "update ratio", "train/test gap"]

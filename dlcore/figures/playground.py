@@ -129,6 +129,7 @@ class Figure10:
         self.act_title = self.ax_act.set_title(" ")      # animated: the activation's name (below)
         self.key = None              # what the static part shows: (extent, layers, xmax)
         self._diagnosis = ()         # the diagnosis the verdicts show (none yet)
+        self._window = None          # (data set, the surface's window (x0, x1, y0, y1))
         self._data = None            # the training set the dots show
 
     @property
@@ -143,7 +144,16 @@ class Figure10:
 
     def draw(self, pg: Playground, *, state: str = "", diagnosis=None) -> bool:
         """Put ``pg``'s current state on the artists; True when the static part must be redrawn."""
-        p, extent = pg.surface(GRID)
+        # the window only grows while the data set stays (noise or the split move the points a
+        # little): its limits and ticks are static, and a new window is a full redraw
+        fits = pg.data_window()
+        if self._window is None or self._window[0] != pg.knobs["dataset"]:
+            window = fits
+        else:
+            w = self._window[1]
+            window = (min(w[0], fits[0]), max(w[1], fits[1]), min(w[2], fits[2]), max(w[3], fits[3]))
+        self._window = (pg.knobs["dataset"], window)
+        p, extent = pg.surface(GRID, window=window)
         self.image.set_data(_smooth(p))
         self.image.set_extent(extent)
         if self._data is not pg.train:
