@@ -120,8 +120,9 @@ class Figure10:
                                              color=mpl.rcParams["xtick.labelcolor"] if mpl.rcParams["xtick.labelcolor"]
                                              != "inherit" else mpl.rcParams["xtick.color"], clip_on=False)
                                      for i in range(1, MAX_LAYERS + 1)]
-            # where the tick labels were: the axis label stays below the numbers
-            ax.xaxis.labelpad = pad + 1.2 * mpl.font_manager.FontProperties(size=size).get_size_in_points()
+            # where the tick labels were: the axis label stays below the numbers, as far as below tick
+            # labels (level with the other panels' axis labels)
+            ax.xaxis.labelpad = mpl.rcParams["axes.labelpad"] + pad + _text_height(size)
         ax = self.ax_text
         ax.axis("off")
         self.verdicts = [ax.text(0.0, 0.97 - 0.13 * i, " ", va="top", ha="left", wrap=False,
@@ -236,6 +237,15 @@ class Figure10:
             status = "PASS" if r.passed else "FAIL"
             t.set_text(f"{status} {r.name}\n   {r.details.get('short', '')}")
             t.set_color(PASS if r.passed else FAIL)
+
+
+def _text_height(size) -> float:
+    """The height in points matplotlib gives one line of text at this font size (a tick label's)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    probe = Figure(dpi=72)                      # 72 dpi: pixels are points
+    FigureCanvasAgg(probe)
+    return probe.text(0, 0, "1", fontsize=size).get_window_extent(probe.canvas.get_renderer()).height
 
 
 def _smooth(p: np.ndarray) -> np.ndarray:
