@@ -321,3 +321,56 @@ def test_runs_on_cuda():
     p, _ = pg.surface(20)
     assert p.shape == (20, 20)
     assert len(pg.diagnose()) == 5
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_layer_numbers_sit_where_tick_labels_would(presenter):
+    """The layer numbers under the bars are texts, not ticks: they sit level with the other panels'
+    tick labels, at their size, and the axis labels below them stay level with the other panels'."""
+    import matplotlib as mpl
+
+    from dlcore import plot
+
+    with mpl.rc_context():
+        plot.style(presenter=presenter)
+        fig10 = fp.Figure10()
+        fig10.draw(Playground(0, depth=3))
+        widgets.png_bytes(fig10.fig)
+        r = fig10.fig.canvas.get_renderer()
+        tick = [t for t in fig10.ax_loss.get_xticklabels() if t.get_text()][0].get_window_extent(r)
+        label = fig10.ax_loss.xaxis.label.get_window_extent(r)
+        for ax, n in ((fig10.ax_act, 3), (fig10.ax_grad, 4)):
+            shown = [t for t in fig10.layer_labels[ax] if t.get_visible()]
+            assert [t.get_text() for t in shown] == ["1", "2", "3", "out"][:n] if n == 4 else ["1", "2", "3"]
+            assert len(shown) == n and not ax.get_xticks().size
+            for t in shown:
+                box = t.get_window_extent(r)
+                assert box.y1 == pytest.approx(tick.y1, abs=0.5) and box.height == pytest.approx(tick.height, abs=0.5)
+            assert ax.xaxis.label.get_window_extent(r).y0 == pytest.approx(label.y0, abs=0.5)
+
+
+def test_live_after_changes_draws_what_a_fresh_panel_draws():
+    """Moved to a new depth and activation and diagnosed, the panel (no full redraw since its first
+    frame) shows the pixels of a panel built at those knobs: nothing static depends on them."""
+    play = fp.live(Playground(0))
+    fulls = []
+    refresh = play.panel.refresh
+    play.panel.refresh = lambda full=False, **kw: fulls.append(bool(full)) or refresh(full, **kw)
+    for change in ({"depth": 8}, {"activation": "relu"}, {"diagnose": 1}, {"depth": 5}):
+        play.panel.set(**change)
+    assert play.diagnosis is None                  # a new network (at step 0 too): the old verdicts go
+    play.panel.set(diagnose=2)
+    fresh = fp.live(Playground(0, depth=5, activation="relu"))
+    fresh.panel.set(diagnose=1)
+    assert not any(fulls) and play.diagnosis[1].passed == fresh.diagnosis[1].passed
+    assert widgets.png_bytes(play.view.fig) == widgets.png_bytes(fresh.view.fig)
+
+
+def test_a_new_data_set_resets_the_surface_window():
+    play = fp.live(Playground(0))
+    play.panel.set(noise=0.5)                      # noisier moons reach further: the window grows
+    grown = play.view.key[0]
+    play.panel.set(noise=0.0)
+    assert play.view.key[0] == grown               # ... and stays while the data set stays
+    play.panel.set(dataset="circles")
+    assert play.view.key[0] == play.pg.data_window()

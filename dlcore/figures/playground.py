@@ -25,7 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import plot, widgets
-from ..playground import (ACTIVATIONS, DATASETS, DEFAULTS, INITS, OPTIMIZERS, SCHEDULES, Playground)
+from ..playground import (ACTIVATIONS, DATASETS, DEFAULTS, INITS, OPTIMIZERS, SCHEDULES, STRUCTURAL,
+                          Playground)
 
 GRID = 60                       # the decision surface's n x n grid
 UP = 3                          # upsampled bilinearly 3x, then drawn "nearest": smooth and cheap
@@ -337,9 +338,10 @@ class Live:
         before = self.pg.step
         if changed:
             self.pg.set(**changed)
-            if self.pg.step == 0 and before:                     # a structural knob: a new network
-                self.diagnosis = None
-                self.state = "new network: press start"
+            if any(k in STRUCTURAL for k in changed):           # a new network: the verdicts were
+                self.diagnosis = None                           # about the old one (even at step 0)
+                if before:
+                    self.state = "new network: press start"
         clicked = [b for b in BUTTONS if values[b] != self._clicks[b]]
         self._clicks = {b: values[b] for b in BUTTONS}
         for b in clicked:
