@@ -1,9 +1,17 @@
 """What a student feels when dragging a slider: frames painted during a drag, in a real browser.
 
-    .venv/bin/python benchmarks/drag.py [notebooks...] [--json PATH]     # default: 02, 03, 05
+    .venv/bin/python benchmarks/drag.py [notebooks...] [--json PATH] [--windowing MODE]   # default: 02, 03, 05
 
 Each notebook is opened in JupyterLab in a headless Chromium (the harness of tests/browser.py) and
 run; then for every slider that sits beside a figure:
+
+0. JupyterLab renders the notebook as it does for a student: windowing mode "contentVisibility"
+   (JupyterLab 4's default: the browser skips laying out and painting the cells off screen). The
+   browser tests use "none" (every cell rendered, for their screenshots); ``--windowing none``
+   measures that. It costs: ipywidgets rewrites a slider's readout on every move of the mouse, and
+   each rewrite lays out and repaints the whole rendered notebook (measured in a Chromium trace of
+   notebook 03: ~11 ms of the browser's main thread per move with "none", ~3 ms with
+   "contentVisibility"), so with "none" the browser spends ~40% more CPU per frame.
 
 1. **drag**: the mouse presses the slider's handle, moves it to the far end of the track, back
    to the near end and home again in 2 s (60 mouse moves a second, as a hand does), and lets go. Counted in the page: the slider's
@@ -73,6 +81,19 @@ def cpu_ms() -> dict:
         if kind:
             use[kind] += (int(fields[11]) + int(fields[12])) * 1e3 / tick
     return use if any(use.values()) else {}
+
+
+def into_view(page, control, handle) -> None:
+    """Scroll the slider into view and wait until it stops moving: with content-visibility, the
+    cells that come into view are laid out at their real height and push what is below them."""
+    last = None
+    for _ in range(20):
+        control.scroll_into_view_if_needed()
+        page.wait_for_timeout(150)
+        box = handle.bounding_box()
+        if box is not None and box == last:
+            return
+        last = box
 
 
 def drag(page, control, handle, figure) -> dict:
@@ -150,9 +171,8 @@ def measure(page, notebook: str) -> list[dict]:
     rows = []
     kernel_log(page)  # drop what the run logged
     for control, handle, figure in browser.controls_with_figures(page, "slider"):
-        label = control.query_selector(".widget-label").inner_text().strip()
-        control.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
+        label = control.query_selector(".widget-label").text_content().strip()
+        into_view(page, control, handle)
         d = drag(page, control, handle, figure)
         log = kernel_log(page)
         ok = final_is_right(page, handle, figure)
@@ -211,6 +231,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebook names or stems (default: 02, 03, 05)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--windowing", choices=browser.WINDOWING_MODES, default="contentVisibility",
+                        help="JupyterLab's notebook windowing mode (default: contentVisibility, JupyterLab 4's "
+                             "own default, what a student runs; the browser tests use none)")
     args = parser.parse_args(argv)
     chromium = browser.find_chromium()
     if chromium is None:
@@ -221,7 +244,8 @@ def main(argv=None) -> int:
     names = [Path(n).stem for n in args.notebooks] or DEFAULT
     paths = [ROOT / "notebooks" / f"{n}.ipynb" for n in names]
     rows = []
-    with browser.jupyterlab(paths) as (base, token), sync_playwright() as p:
+    print(f"JupyterLab windowing mode: {args.windowing}")
+    with browser.jupyterlab(paths, windowing=args.windowing) as (base, token), sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, headless=True, args=browser.launch_args())
         try:
             for path in paths:

@@ -42,6 +42,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import _checks
+from ._agg_text import CachedTextCanvas
 from .figure_view import FigureView
 
 _PANELS: "weakref.WeakSet[Panel]" = weakref.WeakSet()
@@ -186,7 +187,7 @@ class Panel:
             import matplotlib.pyplot as plt
 
             plt.close(fig)
-        FigureCanvasAgg(fig)  # render off-screen, whatever backend the notebook uses
+        CachedTextCanvas(fig)  # render off-screen, whatever backend the notebook uses (text from cached glyphs)
         self.fig, self.update, self.controls = fig, update, dict(controls)
         self.animated = list(animated)
         if background_key is not None and not callable(background_key):

@@ -26,10 +26,15 @@ INSTALL_HINT = "install it with `sudo apt-get install chromium` (Debian/Ubuntu) 
 
 # Settings for a test server: every cell rendered (no virtual scrolling, so all outputs exist in
 # the DOM and the screenshot shows the whole notebook), no news pop-up over the figures.
+NOTEBOOK_SETTINGS = "@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
 LAB_SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    NOTEBOOK_SETTINGS: {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
 }
+# JupyterLab's windowing modes (how it renders cells outside the viewport). The tests use "none",
+# every cell laid out and painted (the screenshots need it); a student's JupyterLab 4 runs
+# "contentVisibility", where the browser skips the off-screen cells (benchmarks/drag.py measures both).
+WINDOWING_MODES = ("none", "contentVisibility", "defer", "full")
 
 
 # The project's Jupyter settings (etc/jupyter/README.md), as `make lab` uses them.
@@ -74,17 +79,19 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def jupyterlab(notebooks: list[Path], app: str = "lab"):
+def jupyterlab(notebooks: list[Path], app: str = "lab", windowing: str = "none"):
     """A JupyterLab server (``app="notebook"``: Notebook 7) from this environment on 127.0.0.1, a
     free port and a fresh token, serving copies of ``notebooks``; yields (base_url, token). Always
-    shut down, kernels too."""
+    shut down, kernels too. ``windowing``: the notebook's windowing mode (WINDOWING_MODES)."""
     global SERVER_ROOT
+    if windowing not in WINDOWING_MODES:
+        raise ValueError(f"windowing must be one of {WINDOWING_MODES}; got {windowing!r}")
     root = SERVER_ROOT = Path(tempfile.mkdtemp(prefix="dlcore-lab-"))
     served = root / "notebooks"
     served.mkdir()
     for nb in notebooks:
         shutil.copy(nb, served / nb.name)
-    for name, value in LAB_SETTINGS.items():
+    for name, value in {**LAB_SETTINGS, NOTEBOOK_SETTINGS: {"windowingMode": windowing}}.items():
         path = root / "settings" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
