@@ -122,6 +122,23 @@ def test_explorer_state_and_titles_follow_the_snapshot():
     assert "image/png" in panel._repr_mimebundle_()
 
 
+def test_explorer_remembers_settings_it_drew():
+    # a drag comes back over values: those settings are drawn from memory, the same picture, no new snapshot
+    calls = []
+    panel, state = initialisation.explorer(fake_snapshot(calls), activations=["tanh", "relu"],
+                                           schemes=["N(0, σ²)", "He normal"], max_depth=6, memory=2)
+    panel.set(depth=3)
+    at_three = panel.png()
+    panel.set(depth=4)
+    n = len(calls)
+    panel.set(depth=3)                      # remembered: no call, the same picture and numbers in state
+    assert len(calls) == n and state["var"] == [1.0, 2.0, 3.0] and panel.png() == at_three
+    panel.set(depth=6)                      # forgotten (memory=2 kept depth 3 and 4): computed again
+    assert len(calls) == n + 1 and state["var"] == [1.0 + k for k in range(6)]
+    with pytest.raises(ValueError, match="memory"):
+        initialisation.explorer(fake_snapshot([]), activations=["tanh"], schemes=["He normal"], memory=-1)
+
+
 def test_numerical_core_does_not_import_the_figures():
     code = ("import sys, dlcore; import dlcore.init, dlcore.nets, dlcore.record, dlcore.train; "
             "print('dlcore.figures.initialisation' in sys.modules)")

@@ -11,11 +11,13 @@ The per-layer table the notebook builds, ``table[activation, scheme, std]``, is 
 """
 from __future__ import annotations
 
+import collections
+
 import matplotlib as mpl
 import numpy as np
 from matplotlib.ticker import NullLocator
 
-from .. import plot, widgets
+from .. import _checks, plot, widgets
 
 # One colour per initialisation, the same in every figure of the notebook (Okabe-Ito order).
 COLOURS = {"N(0, 1)": plot.PALETTE[0], "N(0, 0.01²)": plot.PALETTE[1], "Xavier normal": plot.PALETTE[2],
@@ -238,7 +240,8 @@ def leaky_figure(stds: dict, slopes, gains, *, title: str = "", figsize=(13, 5.4
     return fig
 
 
-def explorer(snapshot, *, activations, schemes, max_depth: int = 10, bins: int = 40, figsize=(12, 7)):
+def explorer(snapshot, *, activations, schemes, max_depth: int = 10, bins: int = 40, figsize=(12, 7),
+             memory: int = 256):
     """The section-4 panel: histograms per layer (top) and variance, gradient norm and saturated or
     dead share per layer (bottom) for one activation, scheme, σ, depth and width.
 
@@ -250,7 +253,12 @@ def explorer(snapshot, *, activations, schemes, max_depth: int = 10, bins: int =
 
     Returns (panel, state): ``state`` holds the last snapshot's ``var``, ``grad_norm`` and ``bad``,
     for the notebook's checks to read back.
+
+    ``snapshot`` must give the same numbers for the same setting (the notebook's draws are seeded):
+    what the figure shows is kept for the last ``memory`` settings, so a drag that comes back over a
+    value (out and back) redraws it without propagating again (~20 of a frame's ~40 ms on 2 cores).
     """
+    memory = _checks.integer("memory", memory, low=0)
     layers = np.arange(1, max_depth + 1)
     fig, titles, (hist_axes, stat_axes) = plot.figure_rows(2, [max_depth, 3], figsize=figsize)
     bars = []
@@ -278,20 +286,33 @@ def explorer(snapshot, *, activations, schemes, max_depth: int = 10, bins: int =
     (line_grad,) = ax_grad.plot([], [], marker="o", color=plot.PALETTE[3])
     (line_bad,) = ax_bad.plot([], [], marker="o", color=plot.PALETTE[2])
     state = {}
+    seen = collections.OrderedDict()   # setting -> (counts per layer, lo, hi, var, gnorm, bad), newest last
 
-    def update(activation, scheme, sigma, depth, width, show):
+    def measure(setting):
+        if setting in seen:
+            seen.move_to_end(setting)
+            return seen[setting]
+        activation, scheme, sigma, depth, width, show = setting
         shot = snapshot(activation, scheme, sigma, depth, width, show)
-        values, var, gnorm, bad = shot["values"], shot["var"], shot["grad_norm"], shot["bad"]
+        values = shot["values"]
         if show == "activations":
             lo, hi = HIST_RANGE[activation]
         else:   # a fixed range, set by one layer: layer 1 for z going up, the top layer for gradients coming down
             reference = values[0] if show == "pre-activations" else values[-1]
             spread = 3 * float(reference.std())
             lo, hi = -spread, spread
+        counts = [_histogram(values[k], lo, hi, bins) for k in range(min(depth, max_depth))]
+        seen[setting] = result = (counts, lo, hi, list(shot["var"]), list(shot["grad_norm"]), list(shot["bad"]))
+        if len(seen) > memory:
+            seen.popitem(last=False)
+        return result
+
+    def update(activation, scheme, sigma, depth, width, show):
+        counts, lo, hi, var, gnorm, bad = measure((activation, scheme, sigma, depth, width, show))
         for k, (ax, bar) in enumerate(zip(hist_axes, bars)):
             ax.set_xlim(lo, hi)
             if k < depth:
-                bar.set_data(_histogram(values[k], lo, hi, bins), np.linspace(lo, hi, bins + 1))
+                bar.set_data(counts[k], np.linspace(lo, hi, bins + 1))
             bar.set_visible(k < depth)
         line_var.set_data(layers[:depth], np.clip(var, 1e-22, 1e22))
         line_grad.set_data(layers[:depth], np.clip(gnorm, 1e-14, 1e14))
