@@ -177,6 +177,41 @@ class Trajectories:
         return np.flatnonzero(self.setting == k)
 
 
+def concat(*parts: Trajectories) -> Trajectories:
+    """One :class:`Trajectories` holding the runs of ``parts`` in order, as if :func:`run` had been
+    given all their settings at once. Runs never interact, so the numbers are the same, bit for bit
+    when no rule appears in two parts (a rule's settings share one block of the engine; split
+    across parts, their hyper-parameters are applied in another shape and may round differently).
+
+    For a panel whose sliders each move some of the settings: run the groups apart, cache each
+    (``functools.lru_cache``), and join them per frame; a slider then recomputes only its group.
+    The parts must share the surface, the starts and the number of steps.
+    """
+    if not parts:
+        raise ValueError("concat needs at least one Trajectories")
+    for p in parts:
+        if not isinstance(p, Trajectories):
+            raise TypeError(f"concat takes Trajectories; got {type(p).__name__}")
+    first = parts[0]
+    for p in parts[1:]:
+        same = p.surface is first.surface or (
+            (p.surface.name, p.surface.window, repr(dict(p.surface.params)))
+            == (first.surface.name, first.surface.window, repr(dict(first.surface.params))))
+        if not same:
+            raise ValueError(f"concat: the parts are on different surfaces ({first.surface.name!r}, {p.surface.name!r})")
+        if p.steps != first.steps or not np.array_equal(p.starts, first.starts):
+            raise ValueError("concat: the parts must have the same steps and starts; "
+                             f"got {first.steps} and {p.steps} steps")
+    offsets = np.cumsum([0] + [len(p.settings) for p in parts[:-1]])
+    return Trajectories(
+        surface=first.surface, paths=np.concatenate([p.paths for p in parts], axis=1),
+        losses=np.concatenate([p.losses for p in parts], axis=1),
+        diverged_at=np.concatenate([p.diverged_at for p in parts]),
+        labels=[label for p in parts for label in p.labels],
+        setting=np.concatenate([p.setting + k for p, k in zip(parts, offsets)]),
+        start=np.concatenate([p.start for p in parts]),
+        settings=[s for p in parts for s in p.settings], starts=first.starts)
+
 def _starts(starts, dtype, device) -> torch.Tensor:
     if isinstance(starts, torch.Tensor):
         starts = starts.detach().cpu()

@@ -249,3 +249,37 @@ def test_on_cuda_equals_cpu():
     assert np.array_equal(gpu.diverged_at, cpu.diverged_at)
     noisy = T.run(s, sets, starts.cuda(), 50, device="cuda", noise=0.1, seed=1)
     assert np.array_equal(noisy.paths, T.run(s, sets, starts.cuda(), 50, device="cuda", noise=0.1, seed=1).paths)
+
+
+def test_concat_is_one_run_of_all_the_settings():
+    surf = surfaces.get("ravine")
+    starts = [(-1.5, 1.0), (1.0, -0.5)]
+    # no rule in both parts (one rule's settings share a block of the engine: split, they may differ in the last bit)
+    plain = [("sgd", {"lr": 0.08}), ("momentum", {"lr": 0.03, "momentum": 0.9})]           # sgd 0.08 diverges
+    adaptive = [("adam", {"lr": 0.1}), ("rmsprop", {"lr": 0.1, "alpha": 0.99}), ("adagrad", {"lr": 0.5})]
+    whole = T.run(surf, plain + adaptive, starts, steps=60)
+    joined = T.concat(T.run(surf, plain, starts, steps=60), T.run(surfaces.get("ravine"), adaptive, starts, steps=60))
+    np.testing.assert_array_equal(joined.paths, whole.paths)
+    np.testing.assert_array_equal(joined.losses, whole.losses)
+    np.testing.assert_array_equal(joined.diverged_at, whole.diverged_at)
+    assert joined.diverged.any() and not joined.diverged.all()
+    assert joined.labels == whole.labels and [s.label for s in joined.settings] == [s.label for s in whole.settings]
+    np.testing.assert_array_equal(joined.setting, whole.setting)
+    np.testing.assert_array_equal(joined.start, whole.start)
+    np.testing.assert_array_equal(joined.runs("adam(lr=0.1)"), whole.runs("adam(lr=0.1)"))
+    np.testing.assert_array_equal(joined.path(-1), whole.path(-1))
+
+
+def test_concat_refuses_parts_that_do_not_fit():
+    surf = surfaces.get("ravine")
+    a = T.run(surf, [("sgd", {"lr": 0.01})], steps=10)
+    with pytest.raises(ValueError, match="surfaces"):
+        T.concat(a, T.run(surfaces.get("ravine", condition=10), [("sgd", {"lr": 0.01})], steps=10))
+    with pytest.raises(ValueError, match="steps"):
+        T.concat(a, T.run(surf, [("sgd", {"lr": 0.01})], steps=11))
+    with pytest.raises(ValueError, match="steps and starts"):
+        T.concat(a, T.run(surf, [("sgd", {"lr": 0.01})], [(0.5, 0.5)], steps=10))
+    with pytest.raises(TypeError, match="Trajectories"):
+        T.concat(a, "b")
+    with pytest.raises(ValueError, match="at least one"):
+        T.concat()
