@@ -14,7 +14,9 @@ artists the static part of the figure (axes, ticks, labels) is drawn once and ca
 then restores that background and redraws only those artists (~1 ms). ``update`` returns True when
 it changed something static (axis limits, tick labels), which asks for one full redraw. In a figure
 made of subfigures (:func:`dlcore.plot.figure_rows`), only the rows whose artists ``update`` touched
-are redrawn. Then only what differs from the picture the browser has is sent: bands of 32 rows,
+are redrawn. Text (titles that change with every value) comes from cached glyph bitmaps and string
+layouts (:mod:`dlcore._agg_text`: matplotlib's own pixels, a title ~2x faster). Then only what differs
+from the picture the browser has is sent: bands of 32 rows,
 the changed columns of each (:func:`changed_rects`, typically 2-15% of a figure), packed into one
 PNG per frame (:func:`pack_rects`). Continuous sliders' values come from the browser as the slider
 moves, two messages in flight (see figure_view), so the kernel draws the next frame while the last
