@@ -10,8 +10,9 @@ run; then for every slider that sits beside a figure:
    browser tests use "none" (every cell rendered, for their screenshots); ``--windowing none``
    measures that. It costs: ipywidgets rewrites a slider's readout on every move of the mouse, and
    each rewrite lays out and repaints the whole rendered notebook (measured in a Chromium trace of
-   notebook 03: ~13 ms of the browser's main thread per rewrite with "none", ~3 ms with
-   "contentVisibility"), so with "none" the browser spends ~1.4x the CPU per frame.
+   notebook 03, a rewrite alone: ~13 ms of the browser's main thread with "none", ~3 ms with
+   "contentVisibility"). Over whole drags the two modes were within the run-to-run noise when run
+   back to back (Chromium 29-52 against 32-57 ms of CPU per frame, median fps 19.8 and 19.6).
 
 1. **drag**: the mouse presses the slider's handle, moves it to the far end of the track, back
    to the near end and home again in 2 s (60 mouse moves a second, as a hand does), and lets go. Counted in the page: the slider's
