@@ -29,7 +29,9 @@ run; then for every slider that sits beside a figure:
    render + encode, from the Panel's own log), and the median frame size in kB; **CPU
    ms/frame**: the CPU time Chromium (all its processes), the server and the kernel used during
    the drag, per frame painted. Unlike fps, it hardly depends on what else the machine runs:
-   on 2 cores, 20 fps needs the three to add up to well under 100 ms.
+   on 2 cores, 20 fps needs the three to add up to well under 100 ms. The kernel's share includes
+   what a Panel's ``prefetch`` computed ahead in the quiet second after the drag (dlcore.idle), so
+   it can exceed its milliseconds per frame.
 
 Targets (issue 15, 2 cores, headless Chromium): fps >= 20 (median over the continuous sliders),
 key <= 60 ms (median), settle <= 150 ms and final = yes for every slider.

@@ -20,7 +20,8 @@ from the picture the browser has is sent: bands of 32 rows,
 the changed columns of each (:func:`changed_rects`, typically 2-15% of a figure), packed into one
 PNG per frame (:func:`pack_rects`). Continuous sliders' values come from the browser as the slider
 moves, two messages in flight (see figure_view), so the kernel draws the next frame while the last
-one travels.
+one travels. A panel given ``prefetch`` (its cached computation) computes the settings one slider move
+away while the kernel is idle (:mod:`dlcore.idle`), so a drag or a key press mostly costs the redraw.
 
 The same code runs headless under nbval (the messages go nowhere), in JupyterLab, Notebook 7,
 VS Code, Voila and Colab, with no front-end build: anywidget's prebuilt extension loads the view.
@@ -43,7 +44,7 @@ import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import _checks
+from . import _checks, idle
 from ._agg_text import CachedTextCanvas
 from .figure_view import FigureView
 
@@ -170,12 +171,20 @@ class Panel:
     and redraws only the animated artists (~1 ms instead of a full draw). The name must cover
     everything static: two states with one name must differ only in their animated artists.
 
+    prefetch: for an ``update`` that computes something slow (trajectories, a forward pass) through
+    a cache: a function taking the controls' values as ``update`` does, that computes and caches
+    what ``update`` will need for them and draws nothing (e.g. the notebook's ``lru_cache``d run).
+    Once a browser shows the panel, the settings one slider move away (every position of each
+    continuous slider, nearest first, at most PREFETCH_PER_SLIDER of them; the other controls as
+    they are) are computed in the kernel's idle moments (:mod:`dlcore.idle`): a drag or a key
+    press then costs only the redraw. Make the cache hold them (a few hundred settings).
+
     The layout (``layout="constrained"``) is solved once, at the first draw, then frozen: a title
     that later grows a second line is cut off, so give a title its final number of lines from the
     start.
     """
 
-    def __init__(self, fig: Figure, update, *, animated=(), background_key=None, **controls):
+    def __init__(self, fig: Figure, update, *, animated=(), background_key=None, prefetch=None, **controls):
         if not isinstance(fig, Figure):
             raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
         if not callable(update):
@@ -197,6 +206,9 @@ class Panel:
         if background_key is not None and not self.animated:
             raise ValueError("background_key caches backgrounds for the animated artists; pass animated=[...]")
         self.background_key, self._backgrounds = background_key, {}
+        if prefetch is not None and not callable(prefetch):
+            raise TypeError(f"prefetch must be callable; got {type(prefetch).__name__}")
+        self.prefetch, self._prefetch_base = prefetch, None   # base: the values the queued jobs are near
         self._background = None
         self._holding = False
         self._sent = 0   # bytes sent for the last frame
@@ -260,8 +272,9 @@ class Panel:
         merged.update({n: v for n, v in (self._drawn or {}).items() if n in self._relayed})
         for name, v in values.items():
             c = self._relayed.get(name)
-            if c is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
-                merged[name] = int(v) if isinstance(c, W.IntSlider) else float(v)
+            if c is not None and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                merged[name] = _on_grid(c, v)
+        idle.touch()
         if merged == self._drawn:
             self._send([], ack=True)
         else:
@@ -278,6 +291,8 @@ class Panel:
             self._drawn = dict(values)
             if not self._acked:
                 self._send([], ack=True)
+            idle.touch()
+            self._plan_prefetch()
         _FRAMES.append({"panel": self.serial, "ms": (time.perf_counter() - start) * 1e3,
                         "bytes": self._sent})
 
@@ -294,6 +309,15 @@ class Panel:
             self._holding = False
         self.refresh(full=bool(self.update(**self.values)))
         self._drawn = self.values
+        self._plan_prefetch()
+
+    def _plan_prefetch(self) -> None:
+        """Queue the settings one slider move away from what is drawn (see ``prefetch``), once a
+        browser shows the panel; again whenever the drawn values change."""
+        if self.prefetch is None or self._prefetch_base is None or self._drawn == self._prefetch_base:
+            return
+        base = self._prefetch_base = dict(self._drawn)
+        idle.submit(self.serial, _prefetch_jobs(self.prefetch, base, self._relayed))
 
     def refresh(self, full: bool = False, *, ack: bool = False) -> None:
         """Render the figure into the image.
@@ -408,9 +432,13 @@ class Panel:
         self._acked = self._acked or ack
 
     def _send_whole(self) -> None:
-        """A new view (or one that lost track): the whole figure, whatever it showed before."""
+        """A new view (or one that lost track): the whole figure, whatever it showed before.
+        A browser shows the panel now: its prefetch may start (see ``prefetch``)."""
         self._shown = None
         self._send([(0, 0) + self.fig.canvas.get_width_height()])
+        if self.prefetch is not None and self._prefetch_base is None:
+            self._prefetch_base = {}     # not the drawn values: plan the first queue
+            self._plan_prefetch()
 
     def benchmark(self, n_values: int = 9) -> list[dict]:
         """Time update + render for ``n_values`` settings of each control; restore the settings.
@@ -505,6 +533,63 @@ def pack_rects(buffer: np.ndarray, rects) -> tuple[np.ndarray, list[tuple[int, i
 
 
 _SLIDERS = (W.FloatSlider, W.IntSlider, W.FloatLogSlider)
+PREFETCH_PER_SLIDER = 128   # positions of one slider prefetched around its value (see Panel's prefetch)
+
+
+def _positions(control) -> int:
+    """How many steps the slider's track has (its positions are 0 .. that)."""
+    return max(0, int(round((control.max - control.min) / control.step)))
+
+
+def slider_index(control, value) -> int:
+    """The position (0 = min) of a slider's grid nearest ``value`` (a FloatLogSlider's grid is in
+    exponents)."""
+    if not isinstance(control, _SLIDERS):
+        raise TypeError(f"control must be an IntSlider, FloatSlider or FloatLogSlider; got {type(control).__name__}")
+    if isinstance(control, W.FloatLogSlider):
+        value = math.log(max(float(value), 1e-300), control.base)
+    i = round((float(value) - control.min) / control.step)
+    return min(_positions(control), max(0, i))
+
+
+def slider_value(control, index: int):
+    """The value at position ``index`` of a slider's grid, the same float wherever it is asked
+    for (12 significant digits: 0.3, not 0.30000000000000004)."""
+    index = _checks.integer("index", index, low=0, high=_positions(control))
+    if isinstance(control, W.IntSlider):
+        return min(control.max, control.min + index * control.step)
+    exponent = min(control.max, control.min + index * control.step)
+    value = control.base ** exponent if isinstance(control, W.FloatLogSlider) else exponent
+    return float(f"{value:.12g}")
+
+
+def _on_grid(control, value):
+    """A value from the browser as the slider's grid value (:func:`slider_value`) when it is one
+    up to rounding, so that a drag and the prefetch ask for the same float; else as it came."""
+    if isinstance(control, W.IntSlider):
+        return int(value)
+    grid = slider_value(control, slider_index(control, value))
+    return grid if math.isclose(grid, value, rel_tol=1e-9, abs_tol=1e-12) else float(value)
+
+
+def _prefetch_jobs(prefetch, base: dict, sliders: dict):
+    """One job per setting one slider move from ``base``: nearest first, each slider in turn, so
+    the next move of any of them is ready soonest (made lazily: a drag replans on every frame)."""
+    near = [[(name, slider_value(c, i)) for i in _nearest(c, base[name])] for name, c in sliders.items()]
+    for tier in itertools.zip_longest(*near):
+        for name, value in filter(None, tier):
+            yield lambda name=name, value=value: prefetch(**{**base, name: value})
+
+
+def _nearest(control, value) -> list[int]:
+    """The slider's other positions, nearest ``value`` first (at most PREFETCH_PER_SLIDER)."""
+    here, top = slider_index(control, value), _positions(control)
+    out = []
+    for d in range(1, top + 1):
+        out += [i for i in (here - d, here + d) if 0 <= i <= top]
+        if len(out) >= PREFETCH_PER_SLIDER or (here - d < 0 and here + d > top):
+            break
+    return out[:PREFETCH_PER_SLIDER]
 
 
 def _format_value(v) -> str:
@@ -560,4 +645,4 @@ def benchmark_all(n_values: int = 9) -> list[dict]:
 
 
 __all__ = ["Panel", "slider", "dropdown", "button", "Clicks", "png_bytes", "encode_png", "changed_rects", "pack_rects",
-           "benchmark_all", "frame_log"]
+           "benchmark_all", "frame_log", "slider_index", "slider_value", "PREFETCH_PER_SLIDER"]

@@ -87,7 +87,9 @@ def gd_newton_panel(run, *, max_steps: int, kappa: float = 50.0, lr_frac: float 
     """Section 2's panel: GD and Newton on the ravine, sliders for kappa, eta and the steps shown.
 
     run(kappa, lr_frac) -> (surface, gd, newton): the ravine, GD's Trajectories (one run at
-    eta = lr_frac * 2 / lambda_max) and Newton's (2, 2) path. Returns (panel, shown).
+    eta = lr_frac * 2 / lambda_max) and Newton's (2, 2) path; cache it (``functools.lru_cache``, room
+    for a few hundred settings): the panel calls it ahead for the settings one slider move away
+    (:class:`dlcore.widgets.Panel`'s ``prefetch``). Returns (panel, shown).
     """
     fig, (ax_path, ax_loss) = plot.figure(1, 2, figsize=(12, 4.8), width_ratios=[1.2, 1])
     background = ax_path.imshow(np.zeros((120, 120)), extent=(-5, 5, -5, 5), origin="lower",
@@ -137,6 +139,7 @@ def gd_newton_panel(run, *, max_steps: int, kappa: float = 50.0, lr_frac: float 
         # the background image changes with κ, so it is animated; the star comes after it in this
         # list, or the image would cover it
         fig, update, animated=[background, gd_path, newton_path, star, gd_loss, newton_loss, title],
+        prefetch=lambda kappa, lr_frac, steps: (run(kappa, lr_frac), log_surface(kappa)),
         kappa=widgets.slider("condition number κ", 1.0, 1000.0, 0.1, kappa, log=True),
         lr_frac=widgets.slider("η / (2/λmax)", 0.05, 1.2, 0.01, lr_frac),
         steps=widgets.slider("steps", 1, max_steps, 1, max_steps),
@@ -286,7 +289,7 @@ def optimiser_panel(run, surface_names, *, max_steps: int, surface: str = "ravin
     run(surface, lr_plain, lr_adaptive, mu, beta2) -> Trajectories with one run per optimiser,
     in the order of OPTIMISERS. A surface shown for the first time redraws the whole figure (its
     ticks move); after that, and for the other controls, only the paths, curves and title are
-    redrawn. Returns (panel, shown).
+    redrawn. Cache ``run`` as for :func:`gd_newton_panel` (it is called ahead). Returns (panel, shown).
     """
     fig, art, moving = _paths_figure(OPTIMISERS, max_steps)
     last = {"surface": None}
@@ -311,6 +314,7 @@ def optimiser_panel(run, surface_names, *, max_steps: int, surface: str = "ravin
 
     panel = widgets.Panel(
         fig, update, background_key=lambda: last["surface"], animated=moving,
+        prefetch=lambda surface, lr_plain, lr_adaptive, mu, beta2, steps: run(surface, lr_plain, lr_adaptive, mu, beta2),
         surface=widgets.dropdown("surface", list(surface_names), surface),
         lr_plain=widgets.slider("η: SGD, momentum, Nesterov", 1e-4, 1.0, 0.05, lr_plain, log=True),
         lr_adaptive=widgets.slider("η: AdaGrad, RMSprop, Adam", 1e-3, 1.0, 0.05, lr_adaptive, log=True),
@@ -327,7 +331,8 @@ def noisy_panel(run, names, *, sigma: float, max_steps: int, batch: int = 16, lr
 
     run(batch, lr_plain, lr_adaptive) -> Trajectories, one run per name (optimisers of
     :data:`OPTIMISERS`), gradients with noise sigma / sqrt(m). The title gives each one's mean loss
-    over its last ``tail`` steps shown. Returns (panel, shown).
+    over its last ``tail`` steps shown. Cache ``run`` as for :func:`gd_newton_panel` (it is called
+    ahead). Returns (panel, shown).
     """
     names = list(names)
     fig, art, moving = _paths_figure(names, max_steps)
@@ -347,6 +352,7 @@ def noisy_panel(run, names, *, sigma: float, max_steps: int, batch: int = 16, lr
 
     panel = widgets.Panel(
         fig, update, animated=moving,
+        prefetch=lambda batch, lr_plain, lr_adaptive, steps: run(batch, lr_plain, lr_adaptive),
         batch=widgets.slider("batch size m", 1, 1024, 1, batch),
         lr_plain=widgets.slider("η: SGD, momentum", 1e-3, 0.04, 0.05, lr_plain, log=True),
         lr_adaptive=widgets.slider("η: Adam", 1e-3, 1.0, 0.05, lr_adaptive, log=True),
@@ -420,7 +426,7 @@ def stability_panel(rate, run, *, a_max: float = 4.5, n: int = 300, a: float = 2
     run(a, mu) -> Trajectories of one momentum run on a surface with lambda = 1 and its minimum at
     the origin (eta = a). The right panel shows its distance to the minimum per step, with the
     map's prediction rho^t; the title names the rate and whether the run converged or diverged.
-    Returns (panel, shown).
+    Cache ``run`` as for :func:`gd_newton_panel` (it is called ahead). Returns (panel, shown).
     """
     a_max = float(a_max)
     if not (callable(rate) and callable(run)):
@@ -471,7 +477,7 @@ def stability_panel(rate, run, *, a_max: float = 4.5, n: int = 300, a: float = 2
                        f"the run {verdict}")
 
     panel = widgets.Panel(
-        fig, update, animated=[point, dist, pred, title],
+        fig, update, animated=[point, dist, pred, title], prefetch=run,
         a=widgets.slider("ηλ", 0.05, a_max, 0.01, a),
         mu=widgets.slider("μ (momentum)", 0.0, 0.99, 0.01, mu),
     )

@@ -257,6 +257,8 @@ def explorer(snapshot, *, activations, schemes, max_depth: int = 10, bins: int =
     ``snapshot`` must give the same numbers for the same setting (the notebook's draws are seeded):
     what the figure shows is kept for the last ``memory`` settings, so a drag that comes back over a
     value (out and back) redraws it without propagating again (~20 of a frame's ~40 ms on 2 cores).
+    Once a browser shows the panel, the settings one slider move away are computed into that memory
+    ahead, while the kernel is idle (:class:`dlcore.widgets.Panel`'s ``prefetch``).
     """
     memory = _checks.integer("memory", memory, low=0)
     layers = np.arange(1, max_depth + 1)
@@ -326,6 +328,7 @@ def explorer(snapshot, *, activations, schemes, max_depth: int = 10, bins: int =
 
     panel = widgets.Panel(
         fig, update, animated=[*bars, line_var, line_grad, line_bad, *titles],
+        prefetch=lambda activation, scheme, sigma, depth, width, show: measure((activation, scheme, sigma, depth, width, show)),
         activation=widgets.dropdown("activation", list(activations), activations[0]),
         scheme=widgets.dropdown("scheme", list(schemes), schemes[0]),
         sigma=widgets.slider("σ (for N(0, σ²))", 0.001, 10.0, 0.1, 1.0, log=True),
