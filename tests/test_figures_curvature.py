@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from dlcore import surfaces, trajectory
 from dlcore.figures import curvature
-from dlcore.widgets import Panel
+from dlcore.widgets import Panel, slider_value
 
 STEPS = 30
 
@@ -253,3 +253,41 @@ def test_stability_panel_rejects_bad_input():
         curvature.stability_panel(None, _heavy_ball)
     with pytest.raises(ValueError, match="a_max"):
         curvature.stability_panel(_rate, _heavy_ball, a_max=1.5)
+
+
+def test_every_panel_prefetches_what_its_update_computes():
+    """Each panel's prefetch (what the idle kernel calls for the next slider move) asks the
+    notebook's cached run for exactly the arguments its update will: the redraw then hits the cache."""
+    calls = []
+
+    def recording(fn):
+        def run(*args):
+            calls.append(args)
+            return fn(*args)
+        return run
+
+    ravine = surfaces.ravine(condition=50)
+
+    def gd(kappa, lr_frac):
+        s = surfaces.ravine(condition=kappa)
+        return s, trajectory.run(s, [("sgd", {"lr": lr_frac * 2 / s.params["lambda_max"]})], steps=STEPS), \
+            np.zeros((2, 2))
+
+    def noisy(batch, lr_plain, lr_adaptive):
+        return trajectory.run(ravine, [("sgd", {"lr": lr_plain}), ("adam", {"lr": lr_adaptive})], steps=STEPS,
+                              noise=1 / np.sqrt(batch), seed=0)
+
+    made = [curvature.gd_newton_panel(recording(gd), max_steps=STEPS)[0],
+            curvature.optimiser_panel(recording(_six), ["ravine"], max_steps=STEPS)[0],
+            curvature.noisy_panel(recording(noisy), ["sgd", "adam"], sigma=1.0, max_steps=STEPS)[0],
+            curvature.stability_panel(_rate, recording(_heavy_ball), n=20)[0]]
+    for panel in made:
+        calls.clear()
+        moved = {**panel.values, "steps": 3} if "steps" in panel.controls else dict(panel.values)
+        first = next(n for n, c in panel.controls.items() if hasattr(c, "max") and n != "steps")
+        moved[first] = slider_value(panel.controls[first], 0)     # one slider moved: what a prefetch asks for
+        panel.prefetch(**moved)
+        asked = list(calls)
+        calls.clear()
+        panel.set(**moved)
+        assert asked and asked == calls[:len(asked)], (first, asked, calls)

@@ -100,6 +100,31 @@ def test_mc_panel_draws_what_compute_returns():
     assert panel.controls["k"].max == 6 and panel.controls["p"].min == 0.25
 
 
+def test_mc_panel_remembers_settings_and_prefetches_them():
+    """A setting drawn before is not computed again (a drag comes back over its values), and the
+    panel's prefetch fills that memory: the redraw then finds it there."""
+    plane = dropout.Plane(AXIS, train_points())
+    calls = []
+
+    def compute(j, k, draw):
+        calls.append((j, k, draw))
+        return {"logits": np.stack([GX.ravel() - 0.1 * i for i in range(k)]), "mean": np.full(81, 0.4),
+                "spread": np.zeros(81), "agree": 0.5}
+
+    bounds = [dropout.contour(GX.ravel(), AXIS)] * 4
+    panel, view = dropout.mc_panel(compute, [0.0, 0.25, 0.5, 0.75], [np.full(81, 0.5)] * 4, bounds, plane,
+                                   show=6, start=(0.5, 3))
+    panel.set(k=4)
+    panel.set(k=3)
+    assert calls == [(2, 3, 0), (2, 4, 0)] and view["k"] == 3
+    panel.prefetch(p=0.75, k=3, draw=0)          # what the idle kernel does for the next move
+    assert calls[-1] == (3, 3, 0)
+    panel.set(p=0.75)
+    assert len(calls) == 3 and view["p"] == 0.75
+    with pytest.raises(ValueError, match="memory"):
+        dropout.mc_panel(compute, [0.0, 0.5], [np.full(81, 0.5)] * 2, bounds, plane, memory=-1)
+
+
 def test_gap_and_ensemble_figures():
     ks = 2 ** np.arange(5)
     fig = dropout.gap_figure(ks, 1 / np.sqrt(ks), np.full(5, 0.03), 1 / np.sqrt(ks), -0.5)

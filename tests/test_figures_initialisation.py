@@ -139,6 +139,17 @@ def test_explorer_remembers_settings_it_drew():
         initialisation.explorer(fake_snapshot([]), activations=["tanh"], schemes=["He normal"], memory=-1)
 
 
+def test_explorer_prefetch_fills_its_memory():
+    # what the idle kernel computes for the next slider move is what the move then draws, with no new snapshot
+    calls = []
+    panel, state = initialisation.explorer(fake_snapshot(calls), activations=["tanh", "relu"],
+                                           schemes=["N(0, σ²)", "He normal"], max_depth=6)
+    panel.prefetch(**{**panel.values, "width": 64})
+    n = len(calls)
+    panel.set(width=64)
+    assert n > 0 and len(calls) == n
+
+
 def test_numerical_core_does_not_import_the_figures():
     code = ("import sys, dlcore; import dlcore.init, dlcore.nets, dlcore.record, dlcore.train; "
             "print('dlcore.figures.initialisation' in sys.modules)")

@@ -477,7 +477,7 @@ def stability_panel(rate, run, *, a_max: float = 4.5, n: int = 300, a: float = 2
                        f"the run {verdict}")
 
     panel = widgets.Panel(
-        fig, update, animated=[point, dist, pred, title], prefetch=run,
+        fig, update, animated=[point, dist, pred, title], prefetch=lambda a, mu: run(a, mu),   # as update calls it: one cache key
         a=widgets.slider("ηλ", 0.05, a_max, 0.01, a),
         mu=widgets.slider("μ (momentum)", 0.0, 0.99, 0.01, mu),
     )

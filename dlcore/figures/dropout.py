@@ -11,12 +11,14 @@ the same along x1 and x2, x1 along the rows of ``grid``); grid values arrive fla
 """
 from __future__ import annotations
 
+import functools
+
 import matplotlib.ticker as mticker
 import numpy as np
 from contourpy import contour_generator
 from matplotlib.collections import LineCollection
 
-from .. import plot, widgets
+from .. import _checks, plot, widgets
 
 
 _np = plot.as_numpy
@@ -166,14 +168,20 @@ def draws_table(rates, rows: dict, *, scale: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def mc_panel(compute, rates, eval_probs, eval_bounds, plane: Plane, *, show: int = 32, start=(0.5, 8)):
+def mc_panel(compute, rates, eval_probs, eval_bounds, plane: Plane, *, show: int = 32, start=(0.5, 8),
+             memory: int = 64):
     """The sub-network slider: k random sub-networks and their mean (left), the eval-mode network
     with the mean's boundary dashed (middle), and the sub-networks' spread (right).
 
     compute(j, k, draw) -> dict with "logits" (k, N*N), "mean" and "spread" (N*N,) and "agree" (a
-    share): the notebook's MC dropout for network j. Only rates[1:] (p > 0) are offered; the
-    slider's p picks the nearest. Returns (panel, view): ``view`` holds the p, k and the arrays
-    shown now.
+    share): the notebook's MC dropout for network j, the same for the same (j, k, draw) (its masks
+    seeded). Only rates[1:] (p > 0) are offered; the slider's p picks the nearest. Returns (panel,
+    view): ``view`` holds the p, k and the mean, spread and agreement shown now.
+
+    What a setting shows (compute's numbers and the curves traced from them) is kept for the last
+    ``memory`` settings, and once a browser shows the panel the settings one slider move away are
+    computed ahead while the kernel is idle (:class:`dlcore.widgets.Panel`'s ``prefetch``): a drag
+    over k then costs the redraw alone.
     """
     rates = list(rates)
     n = plane.n
@@ -191,21 +199,32 @@ def mc_panel(compute, rates, eval_probs, eval_bounds, plane: Plane, *, show: int
     mean_dashed = ax_eval.add_collection(LineCollection([], colors=plot.PALETTE[3], linewidths=3, linestyles="--"))
     view: dict = {}
 
-    def update(p, k, draw):
-        j = min(range(1, len(rates)), key=lambda i: abs(rates[i] - p))      # the nearest trained rate
+    def nearest(p):                        # the nearest trained rate
+        return min(range(1, len(rates)), key=lambda i: abs(rates[i] - p))
+
+    @functools.lru_cache(maxsize=_checks.integer("memory", memory, low=0))
+    def shown_at(j, k, draw):
+        # compute's numbers for one setting and the curves traced from them (the k logits' zero
+        # lines, the mean's 0.5 line): ~12 ms of a frame on 2 cores; the logits themselves are not kept
         shown = compute(j, k, draw)
+        return {"mean": shown["mean"], "spread": shown["spread"], "agree": shown["agree"],
+                "sub_bounds": [seg for s in shown["logits"] for seg in contour(s, axis)],
+                "mean_bound": contour(shown["mean"], axis, 0.5)}
+
+    def update(p, k, draw):
+        j = nearest(p)
+        shown = shown_at(j, k, draw)
         mean_img.set_data(smooth(shown["mean"], n))
-        sub_lines.set_segments([seg for s in shown["logits"] for seg in contour(s, axis)])
-        mean_bound = contour(shown["mean"], axis, 0.5)
-        mean_line.set_segments(mean_bound)
-        mean_dashed.set_segments(mean_bound)
+        sub_lines.set_segments(shown["sub_bounds"])
+        mean_line.set_segments(shown["mean_bound"])
+        mean_dashed.set_segments(shown["mean_bound"])
         if j != view.get("j"):            # the eval-mode network changes with p only: else left alone
             eval_img.set_data(eval_images[j])
             eval_line.set_segments(eval_bounds[j])
         spread_img.set_data(smooth(shown["spread"], n))
         titles[0].set_text(f"p = {rates[j]}, k = {k}: the mean of {k} sub-network{'s' * (k > 1)} "
                            f"and the eval-mode network agree on {shown['agree']:.1%} of the plane")
-        view.update(shown, p=rates[j], k=k, j=j)
+        view.update(mean=shown["mean"], spread=shown["spread"], agree=shown["agree"], p=rates[j], k=k, j=j)
 
     panel = widgets.Panel(
         fig, update,
@@ -213,6 +232,7 @@ def mc_panel(compute, rates, eval_probs, eval_bounds, plane: Plane, *, show: int
         # keeps them with the background instead of drawing them again
         animated=[eval_img, eval_line, mean_img, spread_img, sub_lines, mean_line, mean_dashed, *dots_a,
                   *dots_b, *dots_c, titles[0]],
+        prefetch=lambda p, k, draw: shown_at(nearest(p), k, draw),
         p=widgets.slider("dropout p", min(rates[1:]), max(rates[1:]), rates[2] - rates[1], start[0]),
         k=widgets.slider("sub-networks k", 1, show, 1, start[1]),
         draw=widgets.button("resample masks"),   # update gets the number of clicks: a new draw
