@@ -1,6 +1,6 @@
 """What a student feels when dragging a slider: frames painted during a drag, in a real browser.
 
-    .venv/bin/python benchmarks/drag.py [notebooks...] [--json PATH] [--windowing MODE]   # default: 02, 03, 05
+    .venv/bin/python benchmarks/drag.py [notebooks...] [--json PATH] [--windowing MODE] [--no-reading]   # default: 02, 03, 05
 
 Each notebook is opened in JupyterLab in a headless Chromium (the harness of tests/browser.py) and
 run; then for every slider that sits beside a figure:
@@ -13,6 +13,10 @@ run; then for every slider that sits beside a figure:
    notebook 03, a rewrite alone: ~13 ms of the browser's main thread with "none", ~3 ms with
    "contentVisibility"). Over whole drags the two modes were within the run-to-run noise when run
    back to back (Chromium 29-52 against 32-57 ms of CPU per frame, median fps 19.8 and 19.6).
+
+   Then the benchmark waits as a student reads: until the panels have computed ahead the settings one
+   slider move away (``prefetch``, dlcore.idle; at most READ_S, ~20 s for notebook 03 on 2 cores).
+   ``--no-reading`` drags at once, with the kernel still computing ahead in every quiet moment.
 
 1. **drag**: the mouse presses the slider's handle, moves it to the far end of the track, back
    to the near end and home again in 2 s (60 mouse moves a second, as a hand does), and lets go. Counted in the page: the slider's
@@ -53,6 +57,7 @@ import browser  # noqa: E402
 DEFAULT = ["02_saturation_and_initialisation", "03_optimisers_on_pathological_curvature",
            "05_dropout_ensembles"]
 DRAG_S, MOVES_PER_S, QUIET_S = 2.0, 60, 1.5
+READ_S = 60.0   # at most this long "reading" after the run, while the panels compute ahead (--no-reading: 0)
 TARGET_FPS, TARGET_KEY_MS, TARGET_SETTLE_MS = 20.0, 60.0, 150.0
 
 # Counts, in the page, the slider's readout changes and the figure's paints (see browser.JS_FRAMES).
@@ -170,8 +175,22 @@ def kernel_log(page) -> list[dict]:
     return json.loads(out.strip().splitlines()[-1]) if out.strip() else []
 
 
-def measure(page, notebook: str) -> list[dict]:
+def read_first(page, limit_s: float) -> float:
+    """Wait, as a student reads before dragging, until the panels have computed ahead what one
+    slider move needs (dlcore.idle has nothing queued), at most ``limit_s``; the seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        out = browser.kernel_print(page, "import dlcore.idle as _i; print(_i.pending())").strip()
+        if out.splitlines() and out.splitlines()[-1] == "0":
+            break
+        time.sleep(3.0)      # each look runs a cell, and a cell holds the idle work back for 0.5 s
+    return time.perf_counter() - start
+
+
+def measure(page, notebook: str, read_s: float = READ_S) -> list[dict]:
     rows = []
+    if read_s > 0:
+        print(f"  the panels computed ahead for {read_first(page, read_s):.0f} s before the first drag", flush=True)
     kernel_log(page)  # drop what the run logged
     for control, handle, figure in browser.controls_with_figures(page, "slider"):
         label = control.query_selector(".widget-label").text_content().strip()
@@ -237,6 +256,9 @@ def main(argv=None) -> int:
     parser.add_argument("--windowing", choices=browser.WINDOWING_MODES, default="contentVisibility",
                         help="JupyterLab's notebook windowing mode (default: contentVisibility, JupyterLab 4's "
                              "own default, what a student runs; the browser tests use none)")
+    parser.add_argument("--no-reading", action="store_true",
+                        help="drag at once after the run, before the panels have computed ahead (the default waits "
+                             f"until they have, at most {READ_S:.0f} s, as a student reads before dragging)")
     args = parser.parse_args(argv)
     chromium = browser.find_chromium()
     if chromium is None:
@@ -256,7 +278,7 @@ def main(argv=None) -> int:
                 page = b.new_page(viewport={"width": 1400, "height": 1000})
                 browser.open_notebook(page, base, token, path.name)
                 browser.run_all(page, 300)
-                rows += measure(page, path.stem)
+                rows += measure(page, path.stem, 0.0 if args.no_reading else READ_S)
                 page.close()
         finally:
             b.close()

@@ -13,7 +13,8 @@ The rules, so that it never gets in the way:
   jobs only fill caches of pure functions);
 * a job runs only after IDLE_S seconds with no activity: no control moved, no value arrived from
   the browser, no cell ran (IPython's pre/post_execute events). A job is one call of a prefetch
-  function (one setting), so a message that arrives meanwhile waits for that one call at most;
+  function (one setting), and jobs are GAP_S apart, so a message that arrives meanwhile waits for
+  about one call at most;
 * the jobs run on the kernel's own event loop (asyncio's ``call_later``), between messages and
   never during a cell: no thread, no lock, and matplotlib is never touched;
 * a job that raises drops its queue (the panel's update will show the error when it gets there).
@@ -25,6 +26,7 @@ import collections
 import time
 
 IDLE_S = 0.5    # quiet seconds before a job runs: longer than the pauses within a drag or a run-all
+GAP_S = 0.01    # seconds between two jobs, for the loop to take in what arrived meanwhile
 
 _queues: "collections.OrderedDict[object, object]" = collections.OrderedDict()   # key -> iterator of jobs, newest first
 _state = {"last": time.monotonic(), "loop": None, "timer": None, "events": False}
@@ -88,8 +90,9 @@ def _tick() -> None:
         except Exception:       # the panel's own update shows the error when it gets there
             _queues.pop(key, None)
         break
-    # call_later(0): the loop reads its sockets before the next job, so a message goes first
-    _schedule(0.0)
+    # a pause between jobs: a message that arrived meanwhile takes several turns of the loop to
+    # reach its handler (socket, queue, dispatch); with no pause a job would run between each
+    _schedule(GAP_S)
 
 
 def _watch_cells() -> None:

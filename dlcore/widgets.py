@@ -208,7 +208,9 @@ class Panel:
         self.background_key, self._backgrounds = background_key, {}
         if prefetch is not None and not callable(prefetch):
             raise TypeError(f"prefetch must be callable; got {type(prefetch).__name__}")
-        self.prefetch, self._prefetch_base = prefetch, None   # base: the values the queued jobs are near
+        self.prefetch = prefetch
+        self._prefetch_base = None   # the values the running jobs are one move from (set in quiet time)
+        self._prefetch_state = "off"   # "off" (no browser yet), "queued" (jobs not started), "running"
         self._background = None
         self._holding = False
         self._sent = 0   # bytes sent for the last frame
@@ -273,7 +275,13 @@ class Panel:
         for name, v in values.items():
             c = self._relayed.get(name)
             if c is not None and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                merged[name] = _on_grid(c, v)
+                v = _on_grid(c, v)
+                # back at the position the prefetch started from (a drag comes home): that very value,
+                # not the grid's (an initial 0.02 on a grid of 10^-1.7), or every job would miss
+                anchor = (self._prefetch_base or {}).get(name)
+                if anchor is not None and slider_index(c, anchor) == slider_index(c, v):
+                    v = anchor
+                merged[name] = v
         idle.touch()
         if merged == self._drawn:
             self._send([], ack=True)
@@ -314,10 +322,17 @@ class Panel:
     def _plan_prefetch(self) -> None:
         """Queue the settings one slider move away from what is drawn (see ``prefetch``), once a
         browser shows the panel; again whenever the drawn values change."""
-        if self.prefetch is None or self._prefetch_base is None or self._drawn == self._prefetch_base:
-            return
+        if self.prefetch is None or self._prefetch_state != "running" or self._drawn == self._prefetch_base:
+            return      # no browser, jobs already waiting (they read the values when they start), or up to date
+        self._prefetch_state = "queued"
+        idle.submit(self.serial, self._prefetch_jobs())
+
+    def _prefetch_jobs(self):
+        """The jobs of ``prefetch``, planned around the drawn values when the first one starts: in
+        quiet time, so during a drag the base stays where the drag began (see _on_front_values)."""
         base = self._prefetch_base = dict(self._drawn)
-        idle.submit(self.serial, _prefetch_jobs(self.prefetch, base, self._relayed))
+        self._prefetch_state = "running"
+        yield from _prefetch_jobs(self.prefetch, base, self._relayed)
 
     def refresh(self, full: bool = False, *, ack: bool = False) -> None:
         """Render the figure into the image.
@@ -436,8 +451,8 @@ class Panel:
         A browser shows the panel now: its prefetch may start (see ``prefetch``)."""
         self._shown = None
         self._send([(0, 0) + self.fig.canvas.get_width_height()])
-        if self.prefetch is not None and self._prefetch_base is None:
-            self._prefetch_base = {}     # not the drawn values: plan the first queue
+        if self.prefetch is not None and self._prefetch_state == "off":
+            self._prefetch_state = "running"     # as if a plan had run: queue the first one
             self._plan_prefetch()
 
     def benchmark(self, n_values: int = 9) -> list[dict]:
@@ -574,7 +589,7 @@ def _on_grid(control, value):
 
 def _prefetch_jobs(prefetch, base: dict, sliders: dict):
     """One job per setting one slider move from ``base``: nearest first, each slider in turn, so
-    the next move of any of them is ready soonest (made lazily: a drag replans on every frame)."""
+    the next move of any of them is ready soonest (lazily: only the jobs that run are made)."""
     near = [[(name, slider_value(c, i)) for i in _nearest(c, base[name])] for name, c in sliders.items()]
     for tier in itertools.zip_longest(*near):
         for name, value in filter(None, tier):

@@ -176,3 +176,18 @@ def test_prefetch_errors_and_bad_arguments(monkeypatch):
     panel = _prefetch_panel(monkeypatch, lambda **v: 1 / 0)
     run_loop(panel._send_whole)                  # a failing prefetch drops its queue, quietly
     assert idle.pending() == 0 and panel.status.value == ""
+
+
+def test_a_drag_that_comes_home_finds_the_value_it_left(monkeypatch):
+    """A slider that starts off its grid (0.52 on a grid of tenths): a drag back to its position
+    draws 0.52 itself, the value the queued jobs were planned around, not the grid's 0.5."""
+    fig, ax = plot.figure(figsize=(3, 2))
+    (line,) = ax.plot(X, np.sin(X))
+    drawn = []
+    panel = Panel(fig, lambda s, t: (drawn.append((s, t)), line.set_ydata(s * np.sin(t * X)))[-1], animated=[line],
+                  prefetch=lambda **v: None, s=slider("s", 0.0, 1.0, 0.1, 0.52), t=slider("t", 0.0, 1.0, 0.1, 0.3))
+    monkeypatch.setattr(panel.view, "send_frame", lambda *a, **k: None)
+    run_loop(panel._send_whole)
+    for seq, s in enumerate([0.6, 0.5000000000000001], 1):
+        panel.view._message(panel.view, {"type": "values", "seq": seq, "values": {"s": s, "t": 0.3}}, [])
+    assert drawn[-2:] == [(0.6, 0.3), (0.52, 0.3)]
