@@ -15,8 +15,11 @@ run; then for every slider that sits beside a figure:
    back to back (Chromium 29-52 against 32-57 ms of CPU per frame, median fps 19.8 and 19.6).
 
    Then the benchmark waits as a student reads: until the panels have computed ahead the settings one
-   slider move away (``prefetch``, dlcore.idle; at most READ_S, ~20 s for notebook 03 on 2 cores).
-   ``--no-reading`` drags at once, with the kernel still computing ahead in every quiet moment.
+   slider move away (``prefetch``, dlcore.idle; at most READ_S, ~60 s for notebook 03 on 2 cores).
+   It waits so again before each later drag, as a student looks at the figure the last key presses
+   left (they moved the panel's other values, so its plan is made anew; at most READ_EACH_S, the
+   seconds waited are the ``read s`` column). ``--no-reading`` drags at once, slider after
+   slider, with the kernel still computing ahead in every quiet moment.
 
 1. **drag**: the mouse presses the slider's handle, moves it to the far end of the track, back
    to the near end and home again in 2 s (60 mouse moves a second, as a hand does), and lets go. Counted in the page: the slider's
@@ -57,7 +60,8 @@ import browser  # noqa: E402
 DEFAULT = ["02_saturation_and_initialisation", "03_optimisers_on_pathological_curvature",
            "05_dropout_ensembles"]
 DRAG_S, MOVES_PER_S, QUIET_S = 2.0, 60, 1.5
-READ_S = 60.0   # at most this long "reading" after the run, while the panels compute ahead (--no-reading: 0)
+READ_S = 120.0  # at most this long "reading" after the run, while the panels compute ahead (--no-reading: 0)
+READ_EACH_S = 20.0   # and at most this long before each later drag
 TARGET_FPS, TARGET_KEY_MS, TARGET_SETTLE_MS = 20.0, 60.0, 150.0
 
 # Counts, in the page, the slider's readout changes and the figure's paints (see browser.JS_FRAMES).
@@ -187,14 +191,15 @@ def read_first(page, limit_s: float) -> float:
     return time.perf_counter() - start
 
 
-def measure(page, notebook: str, read_s: float = READ_S) -> list[dict]:
+def measure(page, notebook: str, reading: bool = True) -> list[dict]:
     rows = []
-    if read_s > 0:
-        print(f"  the panels computed ahead for {read_first(page, read_s):.0f} s before the first drag", flush=True)
+    if reading:
+        print(f"  the panels computed ahead for {read_first(page, READ_S):.0f} s before the first drag", flush=True)
     kernel_log(page)  # drop what the run logged
-    for control, handle, figure in browser.controls_with_figures(page, "slider"):
+    for i, (control, handle, figure) in enumerate(browser.controls_with_figures(page, "slider")):
         label = control.query_selector(".widget-label").text_content().strip()
         into_view(page, control, handle)
+        read = read_first(page, READ_EACH_S) if reading and i else 0.0
         d = drag(page, control, handle, figure)
         log = kernel_log(page)
         ok = final_is_right(page, handle, figure)
@@ -205,7 +210,7 @@ def measure(page, notebook: str, read_s: float = READ_S) -> list[dict]:
             except Exception:  # playwright's TimeoutError: no new figure
                 keys.append(float("nan"))
         kernel_log(page)
-        rows.append({"notebook": notebook, "slider": label, **d, "final_ok": ok,
+        rows.append({"notebook": notebook, "slider": label, "read_s": read, **d, "final_ok": ok,
                      "key_ms": statistics.median(keys),
                      "kernel_ms": statistics.median([f["ms"] for f in log]) if log else None,
                      "frame_kb": statistics.median([f["bytes"] for f in log]) / 1e3 if log else None,
@@ -214,13 +219,13 @@ def measure(page, notebook: str, read_s: float = READ_S) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = ["notebook", "slider", "values/s", "fps", "shown", "settle ms", "final", "key ms", "kernel ms", "kB",
+    head = ["notebook", "slider", "read s", "values/s", "fps", "shown", "settle ms", "final", "key ms", "kernel ms", "kB",
             "CPU ms/frame: browser", "server", "kernel"]
     body = []
     for r in rows:
         fps = f"{r['fps']:.1f}" if r["frames"] or r["released_frames"] == 0 else "on release"
         shown = f"{min(1.0, r['frames'] / r['values']):.0%}" if r["values"] and r["frames"] else "-"
-        body.append([r["notebook"][:2], r["slider"][:34], f"{r['values_per_s']:.0f}", fps, shown,
+        body.append([r["notebook"][:2], r["slider"][:34], f"{r.get('read_s', 0.0):.0f}", f"{r['values_per_s']:.0f}", fps, shown,
                      f"{r['settle_ms']:.0f}", "yes" if r["final_ok"] else "NO", f"{r['key_ms']:.0f}",
                      "-" if r["kernel_ms"] is None else f"{r['kernel_ms']:.1f}",
                      "-" if r["frame_kb"] is None else f"{r['frame_kb']:.0f}",
@@ -258,7 +263,8 @@ def main(argv=None) -> int:
                              "own default, what a student runs; the browser tests use none)")
     parser.add_argument("--no-reading", action="store_true",
                         help="drag at once after the run, before the panels have computed ahead (the default waits "
-                             f"until they have, at most {READ_S:.0f} s, as a student reads before dragging)")
+                             f"until they have, at most {READ_S:.0f} s, and {READ_EACH_S:.0f} s before each "
+                             "later drag, as a student reads before dragging)")
     args = parser.parse_args(argv)
     chromium = browser.find_chromium()
     if chromium is None:
@@ -278,7 +284,7 @@ def main(argv=None) -> int:
                 page = b.new_page(viewport={"width": 1400, "height": 1000})
                 browser.open_notebook(page, base, token, path.name)
                 browser.run_all(page, 300)
-                rows += measure(page, path.stem, 0.0 if args.no_reading else READ_S)
+                rows += measure(page, path.stem, reading=not args.no_reading)
                 page.close()
         finally:
             b.close()

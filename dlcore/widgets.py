@@ -177,7 +177,8 @@ class Panel:
     Once a browser shows the panel, the settings one slider move away (every position of each
     continuous slider, nearest first, at most PREFETCH_PER_SLIDER of them; the other controls as
     they are) are computed in the kernel's idle moments (:mod:`dlcore.idle`): a drag or a key
-    press then costs only the redraw. Make the cache hold them (a few hundred settings).
+    press then costs only the redraw. Make the cache hold them (up to PREFETCH_PER_SLIDER per
+    slider, summed over the sliders its arguments depend on).
 
     The layout (``layout="constrained"``) is solved once, at the first draw, then frozen: a title
     that later grows a second line is cut off, so give a title its final number of lines from the
@@ -548,7 +549,9 @@ def pack_rects(buffer: np.ndarray, rects) -> tuple[np.ndarray, list[tuple[int, i
 
 
 _SLIDERS = (W.FloatSlider, W.IntSlider, W.FloatLogSlider)
-PREFETCH_PER_SLIDER = 128   # positions of one slider prefetched around its value (see Panel's prefetch)
+# positions of one slider prefetched around its value (see Panel's prefetch): a drag crosses the
+# whole track, so all of a track of 500 (notebook 03's β2) and half of one of 1024
+PREFETCH_PER_SLIDER = 512
 
 
 def _positions(control) -> int:

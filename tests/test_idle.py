@@ -59,6 +59,24 @@ def test_activity_holds_the_jobs_back():
     asyncio.run(main())
 
 
+def test_cheap_jobs_run_back_to_back_a_costly_one_gives_the_loop_a_turn(monkeypatch):
+    """A plan made again after one slider moved is mostly cache hits: those must not each wait
+    GAP_S; a job that computes something ends its turn, so a message waits for one job at most."""
+    import time
+    monkeypatch.setattr(idle, "GAP_S", 0.05)
+    cheap, costly = [], []
+    run_loop(lambda: idle.submit("hits", [lambda i=i: cheap.append(i) for i in range(200)]), seconds=0.15)
+    assert cheap == list(range(200))       # one gap of 50 ms each would have taken 10 s
+
+    async def main():
+        idle.submit("work", [lambda i=i: (time.sleep(2 * idle.BURST_S), costly.append(i)) for i in range(3)])
+        await asyncio.sleep(idle.IDLE_S + 0.03)      # quiet, the first job ran, the gap is not over
+        assert costly == [0]
+        await asyncio.sleep(0.2)
+        assert costly == [0, 1, 2]
+    asyncio.run(main())
+
+
 def test_a_job_that_raises_drops_its_queue_only():
     ran = []
     run_loop(lambda: (idle.submit("ok", [lambda: ran.append("ok")]),
