@@ -371,3 +371,34 @@ def test_a_new_data_set_resets_the_surface_window():
     assert play.view.key[0] == grown               # ... and stays while the data set stays
     play.panel.set(dataset="circles")
     assert play.view.key[0] == play.pg.data_window()
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_titles_legend_and_layer_numbers_do_not_collide(presenter):
+    """On a projector (presenter mode) as on a laptop: the four panels' titles keep apart (for
+    every activation's title), the gradient panel's legend stays off its tick labels, and the
+    layer numbers under the bars do not run together (for every depth)."""
+    import matplotlib as mpl
+
+    from dlcore import plot
+    from dlcore.playground import ACTIVATIONS
+
+    def apart(boxes, gap):
+        boxes = sorted(boxes, key=lambda b: b.x0)
+        return all(b.x0 - a.x1 >= gap for a, b in zip(boxes, boxes[1:]))
+
+    with mpl.rc_context():
+        plot.style(presenter=presenter)
+        for activation, depth in zip(ACTIVATIONS + ("tanh",) * 8, [2] * len(ACTIVATIONS) + list(range(1, 9))):
+            fig10 = fp.Figure10()
+            fig10.draw(Playground(0, activation=activation, depth=depth))
+            widgets.png_bytes(fig10.fig)
+            r = fig10.fig.canvas.get_renderer()
+            axes = (fig10.ax_surf, fig10.ax_loss, fig10.ax_act, fig10.ax_grad)
+            assert apart([ax.title.get_window_extent(r) for ax in axes], 20), (activation, [a.get_title() for a in axes])
+            ticks = max(t.get_window_extent(r).x1 for t in fig10.ax_grad.get_yticklabels() if t.get_text())
+            legend = fig10.ax_grad.get_legend().get_window_extent(r)
+            assert legend.x0 > ticks and legend.y1 <= fig10.ax_grad.get_window_extent(r).y1
+            for ax in (fig10.ax_act, fig10.ax_grad):
+                shown = [t.get_window_extent(r) for t in fig10.layer_labels[ax] if t.get_visible() and t.get_text()]
+                assert apart(shown, 2), (depth, [t.get_text() for t in fig10.layer_labels[ax] if t.get_visible()])

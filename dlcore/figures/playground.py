@@ -58,6 +58,8 @@ class Figure10:
             1, 4, gridspec_kw={"width_ratios": [1.15, 1.2, 0.85, 0.95]})
         self.ax_text = side.subplots()
         title_size = mpl.rcParams["axes.titlesize"]
+        # in presenter mode the four panels' titles are too wide for one line each side by side
+        self._br = br = "\n" if plot.is_presenter() else " "
         self.status = status.text(0.5, 0.5, " ", ha="center", va="center", fontsize=title_size, fontweight="bold")
         self.knob_line = knobs.text(0.5, 0.5, " ", ha="center", va="center", fontsize=title_size)
         ax = self.ax_surf
@@ -75,7 +77,7 @@ class Figure10:
                 self.dots.append(line)
         ax.set_xlabel("$x_1$ (standardised)")
         ax.set_ylabel("$x_2$ (standardised)")
-        ax.set_title("P(orange) over the plane")
+        ax.set_title(f"P(orange){br}over the plane")
         ax.grid(False)
         ax.legend(loc="upper right", fontsize="small", framealpha=0.8, frameon=True)
         for leg in ax.get_legend().legend_handles:
@@ -89,7 +91,7 @@ class Figure10:
         ax.text(0.99, math.log(2) * 1.12, "log 2", transform=ax.get_yaxis_transform(), ha="right", color="0.4")
         ax.set_xlabel("step")
         ax.set_ylabel("cross-entropy (eval mode)")
-        ax.set_title("training and test loss")
+        ax.set_title(f"training and{br}test loss")
         ax.legend(loc="lower left")
         self.xmax = 0
         ax = self.ax_act
@@ -101,14 +103,15 @@ class Figure10:
         ax.set_ylabel("% of units")
         ax = self.ax_grad
         self.ratio_bars = ax.bar(x, np.zeros(MAX_LAYERS), bottom=RATIO_RANGE[0], color=plot.PALETTE[0],
-                                 width=0.7, label="update / weight")
+                                 width=0.7, label="update/weight")
         (self.grad_dots,) = ax.plot([], [], "D", color="black", ms=7, label="RMS ∂C/∂z")
         ax.set_yscale("log")
         ax.set_ylim(*RATIO_RANGE)
-        ax.axhspan(1e-4, 1e-2, color=plot.PALETTE[2], alpha=0.12, label="the 1e-3 band (09)")
+        ax.axhspan(1e-4, 1e-2, color=plot.PALETTE[2], alpha=0.12, label="1e-3 band (09)")
         ax.set_xlabel("layer")
-        ax.set_title("update/weight, ∂C/∂z")
-        ax.legend(loc="upper right", fontsize="small")
+        ax.set_title(f"update/weight,{br}∂C/∂z")
+        # compact (short handles): at presenter sizes it stays inside the axes, off the tick labels
+        ax.legend(loc="upper right", fontsize="small", handlelength=1.0, handletextpad=0.4, borderaxespad=0.3)
         # The layer numbers under the bars are animated texts, not ticks: with no x ticks (and so no
         # x grid lines) nothing static depends on these two axes' x-limits, so a new depth moves only
         # animated artists instead of asking for a full redraw (~130 ms).
@@ -128,7 +131,8 @@ class Figure10:
         ax.axis("off")
         self.verdicts = [ax.text(0.0, 0.97 - 0.13 * i, " ", va="top", ha="left", wrap=False,
                                  transform=ax.transAxes, fontsize="small") for i in range(7)]
-        self.act_title = self.ax_act.set_title(" ")      # animated: the activation's name (below)
+        # animated: the activation's name (below); as many lines as it will have, for the layout
+        self.act_title = self.ax_act.set_title(f" {br} ")
         self.key = None              # what the static part shows: (extent, layers, xmax)
         self._diagnosis = ()         # the diagnosis the verdicts show (none yet)
         self._window = None          # (data set, the surface's window (x0, x1, y0, y1))
@@ -201,11 +205,16 @@ class Figure10:
         if diagnosis is not self._diagnosis:
             self._verdicts(pg, diagnosis)
             self._diagnosis = diagnosis
-        title = {"saturated": f"saturated ({act})", "dead": "dead (ReLU)"}.get(which, f"({act}: none)")
+        br = self._br
+        title = {"saturated": f"saturated{br}({act})", "dead": f"dead{br}(ReLU)"}.get(which, f"({act}:{br}none)")
         if self.act_title.get_text() != title:
             self.act_title.set_text(title)
+        # at presenter sizes a deep net's "7 8 out" run together under the narrow panel: number
+        # every other hidden layer there, the one beside "out" left blank
+        every = 2 if br == "\n" and n_hidden >= 7 else 1
         for ax, n, names in ((self.ax_act, n_hidden, [str(i) for i in range(1, n_hidden + 1)]),
-                             (self.ax_grad, n_layers, [str(i) for i in range(1, n_hidden + 1)] + ["out"])):
+                             (self.ax_grad, n_layers,
+                              [str(i) if (n_hidden + 1 - i) % every == 0 else "" for i in range(1, n_hidden + 1)] + ["out"])):
             if ax.get_xlim() != (0.4, n + 0.6):
                 ax.set_xlim(0.4, n + 0.6)
                 for i, label in enumerate(self.layer_labels[ax]):
