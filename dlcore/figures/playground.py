@@ -59,7 +59,8 @@ class Figure10:
         self.ax_text = side.subplots()
         title_size = mpl.rcParams["axes.titlesize"]
         # in presenter mode the four panels' titles are too wide for one line each side by side
-        self._br = br = "\n" if plot.is_presenter() else " "
+        self._presenter = plot.is_presenter()
+        self._br = br = "\n" if self._presenter else " "
         self.status = status.text(0.5, 0.5, " ", ha="center", va="center", fontsize=title_size, fontweight="bold")
         self.knob_line = knobs.text(0.5, 0.5, " ", ha="center", va="center", fontsize=title_size)
         ax = self.ax_surf
@@ -211,7 +212,7 @@ class Figure10:
             self.act_title.set_text(title)
         # at presenter sizes a deep net's "7 8 out" run together under the narrow panel: number
         # every other hidden layer there, the one beside "out" left blank
-        every = 2 if br == "\n" and n_hidden >= 7 else 1
+        every = 2 if self._presenter and n_hidden >= 7 else 1
         for ax, n, names in ((self.ax_act, n_hidden, [str(i) for i in range(1, n_hidden + 1)]),
                              (self.ax_grad, n_layers,
                               [str(i) if (n_hidden + 1 - i) % every == 0 else "" for i in range(1, n_hidden + 1)] + ["out"])):
